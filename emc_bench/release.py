@@ -1,0 +1,154 @@
+"""Writing, reading and verifying release folders (parquet files, card, manifest)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import __version__, schema
+from .build import BUILDER_VERSION, ConfigPlan, LoadedRelease, composition, plan_release, resolve_release, select, spec_hash
+from .errors import SpecError
+from .library import Library
+
+MANIFEST = "manifest.json"
+CARD = "README.md"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_parquet(rows: list[dict], columns, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(rows, schema=columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd", row_group_size=10_000)
+
+
+def build_release(release: str | Path, out: str | Path, only: str | None = None,
+                  library: Library | None = None, progress: bool = True) -> dict[str, Any]:
+    """Build ``release`` into ``out`` (replaced atomically) and return the manifest."""
+    from tqdm import tqdm
+
+    loaded = resolve_release(release, library)
+    plans = select(plan_release(loaded), only)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        configs: dict[str, Any] = {}
+        for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress):
+            configs[plan.name] = _write_config(plan, staging)
+        manifest = _manifest(loaded, configs)
+        _write_card(loaded, manifest, staging / CARD)
+        manifest["files"][CARD] = {"sha256": sha256_file(staging / CARD), "bytes": (staging / CARD).stat().st_size}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _write_config(plan: ConfigPlan, staging: Path) -> dict[str, Any]:
+    columns = schema.TRAIN if plan.kind == "train" else schema.EVAL
+    splits = {}
+    for split, rows in plan.make().items():
+        relative = f"data/{plan.name}/{split}.parquet"
+        write_parquet(rows, columns, staging / relative)
+        splits[split] = {"path": relative, "rows": len(rows)}
+        if plan.kind == "train":
+            splits[split]["composition"] = composition(rows)
+    return {"kind": plan.kind, **plan.info, "splits": splits}
+
+
+def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    for config in configs.values():
+        for split in config["splits"].values():
+            files[split["path"]] = None
+    return {
+        "name": loaded.spec.name,
+        "version": loaded.spec.version,
+        "description": loaded.spec.description,
+        "seed": loaded.spec.seed,
+        "canary": loaded.spec.canary,
+        "package_version": __version__,
+        "builder_version": BUILDER_VERSION,
+        "spec_hash": spec_hash(loaded.spec_files),
+        "spec_files": [p.name for p in loaded.spec_files],
+        "configs": configs,
+        "files": files,
+    }
+
+
+def _fill_hashes(manifest: dict, root: Path) -> None:
+    for relative in list(manifest["files"]):
+        if manifest["files"][relative] is None:
+            path = root / relative
+            manifest["files"][relative] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def _write_card(loaded: LoadedRelease, manifest: dict, path: Path) -> None:
+    import jinja2
+
+    from .paths import cards_dir
+
+    _fill_hashes(manifest, path.parent)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(cards_dir())), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    text = env.get_template("dataset_card.md.jinja").render(manifest=manifest, release=loaded.spec)
+    path.write_text(text, encoding="utf-8")
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` with ``staging`` so that readers see the old folder or the new one."""
+    old = None
+    if out.exists():
+        if not (out / MANIFEST).is_file() and any(out.iterdir()):
+            raise SpecError(out, None, "exists and is not a release folder (no manifest.json): refusing to replace it")
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(staging, out)
+    os.chmod(out, 0o755)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise SpecError(path, None, "not a release folder (manifest.json missing)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise SpecError(path, f"line {err.lineno}", f"invalid JSON: {err.msg}") from None
+
+
+def verify_release(folder: str | Path) -> list[str]:
+    """Problems found (empty when every file matches the manifest). Each names the file."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    problems = []
+    for relative, expected in sorted(manifest["files"].items()):
+        path = folder / relative
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif sha256_file(path) != expected["sha256"]:
+            problems.append(f"{path}: sha256 differs from manifest.json")
+    listed = set(manifest["files"]) | {MANIFEST}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.relative_to(folder).as_posix() not in listed:
+            problems.append(f"{path}: not listed in manifest.json")
+    return problems
