@@ -16,6 +16,7 @@ COMMANDS = [
     "build",
     "verify",
     "show",
+    "tasks_path",
 ]
 
 

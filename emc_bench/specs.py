@@ -167,12 +167,18 @@ class EvalEntry(_Strict):
     formats: list[Format] = Field(default_factory=lambda: list(FORMATS))
 
 
+class HubRef(_Strict):
+    repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
+    revision: str = Field(min_length=1)  # the tag `emc-bench publish dataset` creates
+
+
 class Release(_Strict):
     name: str = Field(pattern=_ID)
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
     seed: int = 0
     canary: str = Field(min_length=8)
     description: str = ""
+    hub: HubRef | None = None
     mixtures: dict[str, Mixture] = Field(min_length=1)
     train: list[TrainEntry] = Field(default_factory=list)
     eval: list[EvalEntry] = Field(default_factory=list)
