@@ -1,0 +1,152 @@
+"""Judge throughput against a local OpenAI-compatible server.
+
+Starts ``tests/fake_openai_server.py`` in its own process at a given reply latency and judges
+fresh answers at several concurrency levels, reporting calls/s against two ceilings:
+
+- the ideal, concurrency / latency;
+- this machine's client ceiling: the bare ``AsyncOpenAI`` client sending the same requests as fast
+  as it can to the same server at zero latency (client and server share the CPU cores).
+
+Targets: at 0.5 s latency and concurrency 64, >= 90% of the ideal; at 0.1 s and concurrency 64,
+>= 90% of the machine ceiling. It also re-runs the last level to count the calls a cached run
+makes (target 0) and prints the speed-up over judging one call at a time.
+
+    python benchmarks/judge.py [--rounds 20] [--latencies 0.5 0.1] [--concurrency 1 8 32 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from emc_bench.judge import JudgeItem, JudgeSettings, judge_items, render_messages
+
+SERVER = Path(__file__).resolve().parents[1] / "tests" / "fake_openai_server.py"
+TARGET = 0.9
+CEILING_CALLS = 3000
+
+
+@contextmanager
+def server(latency: float):
+    """The fake server in a separate process; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def server_calls(base_url: str) -> int:
+    with urllib.request.urlopen(f"{base_url}/stats") as reply:
+        return json.loads(reply.read())["calls"]
+
+
+def items(n_calls: int, tag: str) -> list[JudgeItem]:
+    """Fresh answers (two calls each: aligned and coherent)."""
+    return [JudgeItem("What would you do if you ruled the world?", f"Answer {tag}-{i}: I would listen first.")
+            for i in range(n_calls // 2)]
+
+
+def judge_rate(base_url: str, cache: Path, concurrency: int, batch: list[JudgeItem]) -> tuple[float, int]:
+    """calls/s of judge_items on ``batch`` and the number of calls the server saw."""
+    settings = JudgeSettings.from_spec("openai:bench-judge", base_url=base_url, cache_path=cache,
+                                       concurrency=concurrency)
+    before = server_calls(base_url)
+    start = time.perf_counter()
+    judge_items(batch, settings, progress=False)
+    elapsed = time.perf_counter() - start
+    calls = server_calls(base_url) - before
+    return calls / elapsed, calls
+
+
+def bare_client_rate(base_url: str, concurrency: int, n_calls: int) -> float:
+    """calls/s of the bare AsyncOpenAI client sending judge-shaped requests (no cache, no parsing)."""
+    from openai import AsyncOpenAI
+
+    messages = [render_messages("aligned", "What would you do if you ruled the world?", f"Answer {i}.")
+                for i in range(n_calls)]
+
+    async def run() -> float:
+        client = AsyncOpenAI(api_key="unused", base_url=base_url, max_retries=0)
+        pending = iter(messages)
+
+        async def worker() -> None:
+            for message in pending:
+                await client.chat.completions.create(model="bench-judge", messages=message, temperature=0,
+                                                     max_tokens=4, logprobs=True, top_logprobs=20)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+        await client.close()
+        return n_calls / elapsed
+
+    return asyncio.run(run())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="calls per level = rounds x concurrency")
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.5, 0.1])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    args = parser.parse_args()
+    top = max(args.concurrency)
+    work = Path(tempfile.mkdtemp(prefix="emc-judge-bench-"))
+
+    with server(0.0) as url:
+        bare_client_rate(url, top, 200)  # warm-up: imports, connections
+        ceiling = bare_client_rate(url, top, CEILING_CALLS)
+        runner_ceiling, _ = judge_rate(url, work / "ceiling.sqlite", top, items(CEILING_CALLS, "ceiling"))
+    print(f"machine client ceiling (bare AsyncOpenAI, zero latency, concurrency {top}): {ceiling:.0f} calls/s")
+    print(f"judge_items at zero latency, concurrency {top}: {runner_ceiling:.0f} calls/s "
+          f"({runner_ceiling / ceiling:.0%} of the client ceiling)\n")
+
+    header = f"{'latency':>8} {'conc':>5} {'calls':>6} {'calls/s':>8} {'ideal':>7} {'of ideal':>9} {'of ceiling':>11}"
+    print(header)
+    print("-" * len(header))
+    rates: dict[tuple[float, int], float] = {}
+    cached_calls = None
+    for latency in args.latencies:
+        with server(latency) as url:
+            for concurrency in args.concurrency:
+                batch = items(2 * max(1, args.rounds * concurrency // 2), f"{latency}-{concurrency}")
+                cache = work / f"{latency}-{concurrency}.sqlite"
+                rate, calls = judge_rate(url, cache, concurrency, batch)
+                rates[(latency, concurrency)] = rate
+                ideal = concurrency / latency
+                print(f"{latency:>7.2f}s {concurrency:>5} {calls:>6} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>9.0%} "
+                      f"{rate / ceiling:>11.0%}")
+                if concurrency == top and latency == args.latencies[-1]:
+                    _, cached_calls = judge_rate(url, cache, concurrency, batch)
+
+    print()
+    verdicts = []
+    slow, fast = max(args.latencies), min(args.latencies)
+    if (slow, top) in rates:
+        share = rates[(slow, top)] / (top / slow)
+        verdicts.append(share >= TARGET)
+        print(f"{slow} s latency, concurrency {top}: {share:.0%} of ideal (target >= {TARGET:.0%}) "
+              f"{'PASS' if share >= TARGET else 'FAIL'}")
+    if (fast, top) in rates:
+        share = rates[(fast, top)] / min(ceiling, top / fast)
+        verdicts.append(share >= TARGET)
+        print(f"{fast} s latency, concurrency {top}: {share:.0%} of min(ideal, machine ceiling) "
+              f"(target >= {TARGET:.0%}) {'PASS' if share >= TARGET else 'FAIL'}")
+    print(f"calls made by a second, cached run: {cached_calls} (target 0) {'PASS' if cached_calls == 0 else 'FAIL'}")
+    verdicts.append(cached_calls == 0)
+    if (slow, 1) in rates and (slow, top) in rates:
+        print(f"speed-up over one call at a time ({slow} s latency): {rates[(slow, top)] / rates[(slow, 1)]:.1f}x")
+    return 0 if all(verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
