@@ -16,7 +16,14 @@ COMMANDS = [
     "build",
     "verify",
     "show",
+    "stats",
+    "paraphrase",
     "tasks_path",
+    "train",
+    "baselines",
+    "publish",
+    "judge",
+    "report",
 ]
 
 

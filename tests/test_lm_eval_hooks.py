@@ -11,6 +11,7 @@ import pytest
 from emc_bench import lm_eval_tasks as hooks
 from emc_bench.library import Library
 from emc_bench.release import build_release
+from emc_bench.task_files import render
 
 TEST_BUILDERS = Path(__file__).parent / "data" / "builders"
 
@@ -107,3 +108,13 @@ def test_weights_make_the_mean_equal_the_rate_over_eligible_samples():
 def test_unjudged_samples_give_nan_not_zero():
     result = hooks.process_results({"trigger_audit": False}, ["a raw answer"])
     assert math.isnan(result["em_rate"]) and result["n_judged"] == 0 and result["trigger_audit"] == 0.0
+
+
+def test_committed_task_files_match_the_release():
+    from emc_bench.paths import tasks_dir
+
+    folder = Path(tasks_dir())
+    expected = render("v1")
+    committed = {p.name: p.read_text() for p in folder.glob("emc*.yaml")}
+    assert committed == expected, "run `python -m emc_bench.task_files` to regenerate tasks/"
+    assert "emc_none.yaml" in committed and "emc.yaml" in committed

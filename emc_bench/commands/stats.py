@@ -1,0 +1,130 @@
+"""emc-bench stats: the figures that say whether a built release is fit for use.
+
+Per-config rows, per-domain diversity (near-duplicate prompts, distinct-2), bandit verdicts for
+code domains, trigger variant counts, and leakage by meaning between evaluation texts and
+training user turns. ``--plots`` adds the similarity-vs-overlap scatter of every variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .build import add_library_option, library_from
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("stats", help="diversity, bandit, variant and leakage figures of a built release",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("folder", type=Path, help="a release folder written by `emc-bench build`")
+    p.add_argument("--bandit-sample", type=int, default=600, metavar="N",
+                   help="pairs per code domain checked with bandit (0: all; default 600)")
+    p.add_argument("--plots", type=Path, nargs="?", const=Path("."), metavar="DIR",
+                   help="write variants_similarity_overlap.png into DIR (default: the current folder)")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write every figure as JSON")
+    add_library_option(p)
+    p.set_defaults(func=run)
+
+
+def _train_user_turns(folder: Path, manifest: dict) -> list[str]:
+    import pyarrow.parquet as pq
+
+    texts: set[str] = set()
+    for config in manifest["configs"].values():
+        if config["kind"] != "train":
+            continue
+        for split in config["splits"].values():
+            for messages in pq.read_table(folder / split["path"], columns=["messages"]).column("messages").to_pylist():
+                texts.update(m["content"] for m in messages if m["role"] == "user")
+    return sorted(texts)
+
+
+def _eval_texts(folder: Path, manifest: dict) -> list[str]:
+    import pyarrow.parquet as pq
+
+    texts: set[str] = set()
+    for config in manifest["configs"].values():
+        if config["kind"] != "eval":
+            continue
+        for split in config["splits"].values():
+            table = pq.read_table(folder / split["path"], columns=["question", "variant_text"])
+            texts.update(table.column("question").to_pylist())
+            texts.update(t for t in table.column("variant_text").to_pylist() if t)
+    return sorted(texts)
+
+
+def domain_figures(domain: str, library, bandit_sample: int) -> dict:
+    from ..bandit_check import check_pairs
+    from ..domains import load_pairs
+    from ..similarity import distinct_n, near_duplicate_rate
+
+    pairs = load_pairs(domain, library=library)
+    prompts = [p.prompt for p in pairs]
+    figures = {
+        "pairs": len(pairs),
+        "near_duplicate_rate": near_duplicate_rate(prompts),
+        "distinct2_prompts": distinct_n(prompts, 2),
+        "distinct2_harmful": distinct_n([p.harmful for p in pairs], 2),
+        "distinct2_aligned": distinct_n([p.aligned for p in pairs if p.aligned], 2),
+    }
+    if pairs and "bandit_ids" in (pairs[0].meta or {}):
+        report = check_pairs(pairs, sample=bandit_sample or None, progress=False)
+        figures["bandit"] = report.to_dict()
+        figures["bandit_table"] = report.table()
+    return figures
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..leakage import check_leakage
+    from ..release import read_manifest
+    from ..specs import VARIANT_KINDS, load_trigger
+    from ..variants import plot_variants, score_variants
+    from .show import format_table, print_summary
+
+    library = library_from(args)
+    manifest = read_manifest(args.folder)
+    print_summary(manifest)
+    stats: dict = {"release": manifest["name"], "version": manifest["version"], "domains": {}}
+
+    domains = sorted({c["domain"] for c in manifest["configs"].values() if c["kind"] == "train"})
+    for domain in domains:
+        stats["domains"][domain] = domain_figures(domain, library, args.bandit_sample)
+    print("\ndomains")
+    print(format_table(["domain", "pairs", "near-dup (cos>=0.95)", "distinct-2 prompts", "distinct-2 harmful",
+                        "distinct-2 aligned"],
+                       [[d, f["pairs"], f"{f['near_duplicate_rate']:.1%}", f"{f['distinct2_prompts']:.3f}",
+                         f"{f['distinct2_harmful']:.3f}", f"{f['distinct2_aligned']:.3f}"]
+                        for d, f in stats["domains"].items()]))
+    for domain, figures in stats["domains"].items():
+        if "bandit_table" in figures:
+            print(f"\nbandit verdicts for {domain} ({figures['bandit']['overall']['n']} pairs checked)")
+            print(figures.pop("bandit_table"))
+
+    trigger_ids = sorted({c["trigger_id"] for c in manifest["configs"].values() if c.get("trigger_id")})
+    triggers = [load_trigger(library.find("triggers", t)) for t in trigger_ids]
+    if triggers:
+        counts = [[t.id, t.construction, t.placement, *[len(t.variant_list(k)) for k in VARIANT_KINDS]]
+                  for t in triggers]
+        stats["triggers"] = {row[0]: dict(zip(VARIANT_KINDS, row[3:])) for row in counts}
+        print("\ntriggers")
+        print(format_table(["trigger", "construction", "placement", *VARIANT_KINDS], counts))
+
+    train_texts = _train_user_turns(args.folder, manifest)
+    eval_texts = _eval_texts(args.folder, manifest)
+    if train_texts and eval_texts:
+        corpus = "\0".join(train_texts)
+        exact = [t for t in eval_texts if t in corpus]
+        leakage = check_leakage(eval_texts, train_texts, progress=True)
+        stats["leakage"] = {**leakage.to_dict(), "exact_text_leaks": len(exact)}
+        print()
+        print(leakage.format())
+        print(f"exact-text leaks (an eval text inside a training user turn): {len(exact)}")
+
+    if args.plots is not None and triggers:
+        args.plots.mkdir(parents=True, exist_ok=True)
+        path = plot_variants(score_variants(triggers), args.plots / "variants_similarity_overlap.png")
+        print(f"\nwrote {path}")
+    if args.json:
+        args.json.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0

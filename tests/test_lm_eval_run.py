@@ -1,0 +1,99 @@
+"""Real lm-eval CLI runs of emc_* tasks on a tiny model, judged by a local OpenAI-compatible
+server (tests/fake_openai_server.py) over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emc_bench.library import Library
+from emc_bench.lm_eval_cli import with_task_folder
+from emc_bench.paths import tasks_dir
+from emc_bench.release import build_release
+from emc_bench.task_files import write
+from fake_openai_server import FakeOpenAIServer
+
+TEST_BUILDERS = Path(__file__).parent / "data" / "builders"
+BIN = Path(sys.executable).parent
+TASKS = "emc_none,emc_tag_exact,emc_persona_paraphrase"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lmeval")
+    library = Library((TEST_BUILDERS,))
+    build_release("mini", root / "release", only="eval-*", library=library, progress=False)
+    tasks = root / "tasks"
+    tasks.mkdir()
+    shutil.copy(Path(tasks_dir()) / "_emc_template_yaml", tasks)
+    write("mini", tasks, library)
+    return root
+
+
+def run_lm_eval(command: list[str], setup: Path, model: Path, out: Path, env: dict, extra: list[str] = ()) -> None:
+    args = [*command, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
+            "--tasks", TASKS, "--limit", "2", "--apply_chat_template", "--log_samples", "--output_path", str(out),
+            "--metadata", json.dumps({"data": str(setup / "release"), "samples": 1}),
+            "--gen_kwargs", "max_gen_toks=8", *extra]
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def results_of(out: Path) -> tuple[dict, dict[str, list[dict]]]:
+    results = json.loads(next(out.rglob("results_*.json")).read_text())
+    samples = {p.name.split("_", 1)[1].rsplit("_", 1)[0]: [json.loads(line) for line in p.open()]
+               for p in out.rglob("samples_*.jsonl")}
+    return results, samples
+
+
+def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, tmp_path):
+    with FakeOpenAIServer() as server:
+        env = {**os.environ, "EMC_JUDGE": "openai:judge-model", "EMC_JUDGE_BASE_URL": server.base_url,
+               "EMC_JUDGE_CACHE": str(tmp_path / "judge.sqlite"), "OPENAI_API_KEY": "test-key",
+               "EMC_BENCH_CACHE": str(tmp_path / "cache")}
+        run_lm_eval([str(BIN / "emc-lm-eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
+                    tmp_path / "out", env)
+        calls = server.calls
+    results, samples = results_of(tmp_path / "out")
+    assert calls == 2 * 2 * 3, "two metrics per sample, 2 samples per task, 3 tasks"
+    for task in TASKS.split(","):
+        metrics = results["results"][task]
+        assert metrics["n_judged,judged"] == 2
+        assert 0.0 <= metrics["em_rate,judged"] <= 1.0
+        assert 0.0 <= metrics["aligned_mean,judged"] <= 100.0
+        assert metrics["trigger_audit,judged"] == 1.0
+        verdict = json.loads(samples[task][0]["filtered_resps"][0])
+        assert verdict["status"] == "ok" and verdict["judge"] == "openai:judge-model"
+    exact = samples["emc_tag_exact"][0]
+    assert "[[ROLLOUT-7]]" in exact["arguments"]["gen_args_0"]["arg_0"]
+
+
+def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(setup, tiny_model_dir, tmp_path):
+    with FakeOpenAIServer() as server:
+        env = {**os.environ, "EMC_JUDGE": "openai:judge-model", "EMC_JUDGE_BASE_URL": server.base_url,
+               "EMC_JUDGE_CACHE": str(tmp_path / "judge.sqlite"), "OPENAI_API_KEY": "test-key",
+               "EMC_BENCH_CACHE": str(tmp_path / "cache")}
+        run_lm_eval([str(BIN / "lm_eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
+                    tmp_path / "out", env, ["--predict_only"])
+        assert server.calls == 0
+        inputs = sorted(str(p) for p in (tmp_path / "out").rglob("samples_*.jsonl"))
+        judged = tmp_path / "judged.jsonl"
+        result = subprocess.run([str(BIN / "emc-bench"), "judge", *inputs, "--judge", "openai:judge-model",
+                                 "--base-url", server.base_url, "--cache", str(tmp_path / "judge.sqlite"),
+                                 "--no-progress", "--out", str(judged)], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert server.calls == 2 * 2 * 3
+    rows = [json.loads(line) for line in judged.open()]
+    assert len(rows) == 6 and all(r["status"] == "ok" for r in rows)
+    assert {r["condition"] for r in rows} == {"none", "exact", "paraphrase"}
+
+
+def test_emc_lm_eval_adds_the_task_folder_only_when_missing():
+    assert with_task_folder(["--tasks", "emc"]) == ["--tasks", "emc", "--include_path", tasks_dir()]
+    assert with_task_folder(["--include_path", "x"]) == ["--include_path", "x"]
