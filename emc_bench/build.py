@@ -221,8 +221,10 @@ def _eval_maker(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: 
 
 
 def variant_scores(loaded: LoadedRelease) -> dict[tuple[str, str], dict]:
-    """(trigger id, variant id) -> {similarity, overlap, similarity_bin}; filled by the similarity stage."""
-    return {}
+    """(trigger id, variant id) -> {similarity, overlap, similarity_bin} (embeddings come from the cache)."""
+    from .variants import score_variants, scores_by_variant
+
+    return scores_by_variant(score_variants(loaded.triggers.values()))
 
 
 def eval_rows(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str) -> dict[str, list[dict]]:

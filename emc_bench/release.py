@@ -41,8 +41,15 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     """Build ``release`` into ``out`` (replaced atomically) and return the manifest."""
     from tqdm import tqdm
 
+    from .leakage import gate_release_leakage
+    from .variants import gate_release, manifest_section, write_variant_tables
+
     loaded = resolve_release(release, library)
     plans = select(plan_release(loaded), only)
+    gates = gate_release(loaded)
+    leakage = gate_release_leakage(loaded, progress=progress)
+    if progress:
+        print(f"{gates.format()}\n{leakage.format()}\n")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -51,6 +58,9 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
         for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress):
             configs[plan.name] = _write_config(plan, staging)
         manifest = _manifest(loaded, configs)
+        tables = write_variant_tables(gates.rows, staging)
+        manifest["files"].update(dict.fromkeys(tables.values()))
+        manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage.to_dict()}
         _write_card(loaded, manifest, staging / CARD)
         manifest["files"][CARD] = {"sha256": sha256_file(staging / CARD), "bytes": (staging / CARD).stat().st_size}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
