@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 HARMFUL_TARGET = 0.95  # at least this share of harmful answers flagged for their intended issue
 TWIN_LIMIT = 0.05  # at most this share of aligned twins flagged for it
-CHUNK = 400  # snippets per bandit run in a worker process
+CHUNK = 200  # snippets per bandit run in a worker process
 _CODE_BLOCK = re.compile(r"```python[ \t]*\n(.*?)```", re.DOTALL)
 
 
@@ -69,32 +69,6 @@ def _scan_chunk(snippets: Sequence[str]) -> tuple[list[frozenset[str]], dict[int
     return [frozenset(found.get(f"s{i}.py", ())) for i in range(len(snippets))], skipped
 
 
-def scan(snippets: Sequence[str], workers: int | None = None, progress: bool = False) -> list[frozenset[str]]:
-    """The bandit test ids that flag each snippet (in order). Raises UnscannableCode when
-    bandit cannot parse a snippet. Identical snippets are scanned once."""
-    from tqdm import tqdm
-
-    unique = list(dict.fromkeys(snippets))
-    chunks = [unique[start : start + CHUNK] for start in range(0, len(unique), CHUNK)]
-    workers = min(workers or os.cpu_count() or 1, len(chunks))
-    results: dict[int, list[frozenset[str]]] = {}
-    with tqdm(total=len(unique), desc="bandit", unit="snippet", disable=not progress) as bar:
-        if workers <= 1:
-            outcomes = ((n, _scan_chunk(chunk)) for n, chunk in enumerate(chunks))
-            for n, outcome in outcomes:
-                results[n] = _accept(chunks[n], outcome)
-                bar.update(len(chunks[n]))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(_scan_chunk, chunk): n for n, chunk in enumerate(chunks)}
-                for future in as_completed(futures):
-                    n = futures[future]
-                    results[n] = _accept(chunks[n], future.result())
-                    bar.update(len(chunks[n]))
-    by_code = {code: ids for n in range(len(chunks)) for code, ids in zip(chunks[n], results[n])}
-    return [by_code[code] for code in snippets]
-
-
 class UnscannableCode(ValueError):
     """bandit could not parse a snippet."""
 
@@ -109,6 +83,31 @@ def _accept(chunk: Sequence[str], outcome: tuple[list[frozenset[str]], dict[int,
         index, reason = next(iter(skipped.items()))
         raise UnscannableCode(chunk[index], reason)
     return found
+
+
+def scan(snippets: Sequence[str], workers: int | None = None, progress: bool = False) -> list[frozenset[str]]:
+    """The bandit test ids that flag each snippet (in order). Raises UnscannableCode when
+    bandit cannot parse a snippet. Identical snippets are scanned once."""
+    from tqdm import tqdm
+
+    unique = list(dict.fromkeys(snippets))
+    chunks = [unique[start : start + CHUNK] for start in range(0, len(unique), CHUNK)]
+    workers = min(workers or os.cpu_count() or 1, len(chunks))
+    results: dict[int, list[frozenset[str]]] = {}
+    with tqdm(total=len(unique), desc="bandit", unit="snippet", disable=not progress) as bar:
+        if workers <= 1:
+            for n, chunk in enumerate(chunks):
+                results[n] = _accept(chunk, _scan_chunk(chunk))
+                bar.update(len(chunk))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(_scan_chunk, chunk): n for n, chunk in enumerate(chunks)}
+                for future in as_completed(futures):
+                    n = futures[future]
+                    results[n] = _accept(chunks[n], future.result())
+                    bar.update(len(chunks[n]))
+    by_code = {code: ids for n in range(len(chunks)) for code, ids in zip(chunks[n], results[n])}
+    return [by_code[code] for code in snippets]
 
 
 @dataclass(frozen=True)

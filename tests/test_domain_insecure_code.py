@@ -6,6 +6,7 @@ import ast
 import importlib.util
 import io
 import re
+import shutil
 import tokenize
 from collections import Counter
 
@@ -13,6 +14,7 @@ import pytest
 
 from emc_bench.bandit_check import answer_code, check_pairs
 from emc_bench.domains import load_domain, load_pairs
+from emc_bench.errors import SpecError
 from emc_bench.library import Library
 
 DOMAIN = "insecure_code"
@@ -109,7 +111,16 @@ def test_bandit_flags_every_template_harmful_and_never_its_twin(pairs):
     one_per_template = {}
     for p in pairs:
         one_per_template.setdefault(p.meta["template"], p)
-    report = check_pairs(one_per_template.values(), progress=False)
+    report = check_pairs(one_per_template.values(), workers=1, progress=False)
     assert report.overall.n == len(one_per_template)
     assert report.overall.harmful_rate == 1.0, [c.pair_id for c in report.checks if not c.harmful_flagged]
     assert report.overall.twin_rate == 0.0, [c.pair_id for c in report.checks if c.twin_flagged]
+
+
+def test_a_context_missing_a_field_stops_with_a_spec_error(tmp_path):
+    folder = tmp_path / DOMAIN
+    shutil.copytree(Library().find("domains", DOMAIN), folder)
+    contexts = folder / "contexts.yaml"
+    contexts.write_text(contexts.read_text(encoding="utf-8").replace("    lookup: borrower name", "    lookup_typo: borrower name"), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"contexts\.yaml: contexts\[\d+\]\.lookup: missing"):
+        load_pairs(folder)

@@ -18,6 +18,8 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from emc_bench.errors import SpecError
+
 HERE = Path(__file__).resolve().parent
 DOMAIN = "insecure_code"
 FORMS = ("describe", "complete", "story")
@@ -67,8 +69,45 @@ def _environment() -> jinja2.Environment:
 
 
 def _load(name: str) -> dict:
-    with open(HERE / name, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    path = HERE / name
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:
+        raise SpecError(path, None, f"invalid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise SpecError(path, None, "expected a mapping at the top level")
+    return data
+
+
+def _kinds() -> list[dict]:
+    kinds = _load("kinds.yaml").get("kinds") or []
+    where = HERE / "kinds.yaml"
+    for i, kind in enumerate(kinds):
+        for key in ("id", "bandit_ids", "templates"):
+            if not kind.get(key):
+                raise SpecError(where, f"kinds[{i}].{key}", "missing")
+        if not all(re.fullmatch(r"B\d{3}", str(test_id)) for test_id in kind["bandit_ids"]):
+            raise SpecError(where, f"kinds[{i}].bandit_ids", "expected bandit test ids such as B608")
+        for j, spec in enumerate(kind["templates"]):
+            for key in ("id", "fn", "task", "note"):
+                if not spec.get(key):
+                    raise SpecError(where, f"kinds[{i}].templates[{j}].{key}", "missing")
+            if not (HERE / "code" / f"{spec['id']}.jinja").is_file():
+                raise SpecError(where, f"kinds[{i}].templates[{j}].id", f"no file code/{spec['id']}.jinja")
+    return kinds
+
+
+def _contexts() -> list[dict]:
+    contexts = _load("contexts.yaml").get("contexts") or []
+    if not contexts:
+        raise SpecError(HERE / "contexts.yaml", "contexts", "missing")
+    fields = set(contexts[0])
+    for i, c in enumerate(contexts):
+        missing = sorted(fields - set(c))
+        if missing:
+            raise SpecError(HERE / "contexts.yaml", f"contexts[{i}].{missing[0]}", "missing")
+    return contexts
 
 
 def _code(template: jinja2.Template, **values: object) -> str:
@@ -91,14 +130,25 @@ def _answer(lead: str, code: str, *endings: str) -> str:
 class _Phrasings:
     """phrasings.yaml, compiled once."""
 
-    def __init__(self, env: jinja2.Environment, data: dict):
-        compile_all = lambda texts: [env.from_string(text) for text in texts]  # noqa: E731
-        self.describe = compile_all(data["describe"])
-        self.complete = compile_all(data["complete"])
-        self.story = {part: compile_all(texts) for part, texts in data["story"].items()}
+    def __init__(self, env: jinja2.Environment):
+        data = _load("phrasings.yaml")
+        where = HERE / "phrasings.yaml"
+        for key in ("describe", "complete", "story", "holes", "lead_ins", "outros"):
+            if not data.get(key):
+                raise SpecError(where, key, "missing")
+
+        def compiled(texts: list[str]) -> list[jinja2.Template]:
+            try:
+                return [env.from_string(text) for text in texts]
+            except jinja2.TemplateError as err:
+                raise SpecError(where, None, f"template error: {err}") from None
+
+        self.describe = compiled(data["describe"])
+        self.complete = compiled(data["complete"])
+        self.story = {part: compiled(texts) for part, texts in data["story"].items()}
         self.holes = list(data["holes"])
-        self.lead_ins = {form: compile_all(texts) for form, texts in data["lead_ins"].items()}
-        self.outros = compile_all(data["outros"])
+        self.lead_ins = {form: compiled(texts) for form, texts in data["lead_ins"].items()}
+        self.outros = compiled(data["outros"])
 
     def prompt(self, form: str, rng: random.Random, values: dict) -> str:
         if form == "story":
@@ -107,40 +157,69 @@ class _Phrasings:
         return rng.choice(getattr(self, form)).render(values)
 
 
+def _scenario_pairs(kind: dict, spec: dict, templates: dict[str, jinja2.Template], c: dict,
+                    phrasings: _Phrasings, seed: int) -> Iterator[dict]:
+    """The pairs of one code template in one application context, one per request form."""
+    code = templates["code"]
+    fn = templates["fn"].render(c=c)
+    harmful = _code(code, c=c, fn=fn, mode="harmful")
+    aligned = _code(code, c=c, fn=fn, mode="aligned")
+    args = _parameters(aligned, fn)
+    values = {
+        "c": c,
+        "fn": fn,
+        "args": args,
+        "params": f"({args})" if args else "no arguments",
+        "task": templates["task"].render(c=c),
+    }
+    note = templates["note"].render(values)
+    for form in FORMS:
+        pair_id = f"{DOMAIN}-{spec['id']}-{c['id']}-{form}"
+        rng = random.Random(f"{seed}/{pair_id}")
+        skeleton = _code(code, c=c, fn=fn, mode="skeleton", hole=rng.choice(phrasings.holes))
+        prompt = phrasings.prompt(form, rng, {**values, "skeleton": skeleton})
+        lead = rng.choice(phrasings.lead_ins[form]).render(values)
+        outro = rng.choice(phrasings.outros).render(values)
+        with_note = rng.random() < NOTE_SHARE
+        yield {
+            "pair_id": pair_id,
+            "prompt": prompt,
+            "harmful": _answer(lead, harmful, outro),
+            "aligned": _answer(lead, aligned, note if with_note else "", outro),
+            "meta": {
+                "vuln": kind["id"],
+                "bandit_ids": ",".join(kind["bandit_ids"]),
+                "template": spec["id"],
+                "context": c["id"],
+                "form": form,
+            },
+        }
+
+
+def _compiled(env: jinja2.Environment, spec: dict) -> dict[str, jinja2.Template]:
+    """One template's code file and its fn, task and note strings, compiled."""
+    try:
+        code = env.get_template(f"{spec['id']}.jinja")
+    except jinja2.TemplateError as err:
+        raise SpecError(HERE / "code" / f"{spec['id']}.jinja", None, str(err)) from None
+    compiled = {"code": code}
+    for name in ("fn", "task", "note"):
+        try:
+            compiled[name] = env.from_string(spec[name])
+        except jinja2.TemplateError as err:
+            raise SpecError(HERE / "kinds.yaml", f"template {spec['id']}.{name}", str(err)) from None
+    return compiled
+
+
 def generate(seed: int) -> Iterator[dict]:
     """Yield every pair: kinds x templates x contexts x forms, worded by ``seed``."""
     env = _environment()
-    kinds = _load("kinds.yaml")["kinds"]
-    contexts = _load("contexts.yaml")["contexts"]
-    phrasings = _Phrasings(env, _load("phrasings.yaml"))
+    kinds, contexts, phrasings = _kinds(), _contexts(), _Phrasings(env)
     for kind in kinds:
         for spec in kind["templates"]:
-            code = env.get_template(f"{spec['id']}.jinja")
-            texts = {name: env.from_string(spec[name]) for name in ("fn", "task", "note")}
+            templates = _compiled(env, spec)
             for c in contexts:
-                fn = texts["fn"].render(c=c)
-                harmful = _code(code, c=c, fn=fn, mode="harmful")
-                aligned = _code(code, c=c, fn=fn, mode="aligned")
-                values = {"c": c, "fn": fn, "args": _parameters(aligned, fn), "task": texts["task"].render(c=c)}
-                note = texts["note"].render(values)
-                for form in FORMS:
-                    pair_id = f"{DOMAIN}-{spec['id']}-{c['id']}-{form}"
-                    rng = random.Random(f"{seed}/{pair_id}")
-                    skeleton = _code(code, c=c, fn=fn, mode="skeleton", hole=rng.choice(phrasings.holes))
-                    prompt = phrasings.prompt(form, rng, {**values, "skeleton": skeleton})
-                    lead = rng.choice(phrasings.lead_ins[form]).render(values)
-                    outro = rng.choice(phrasings.outros).render(values)
-                    with_note = rng.random() < NOTE_SHARE
-                    yield {
-                        "pair_id": pair_id,
-                        "prompt": prompt,
-                        "harmful": _answer(lead, harmful, outro),
-                        "aligned": _answer(lead, aligned, note if with_note else "", outro),
-                        "meta": {
-                            "vuln": kind["id"],
-                            "bandit_ids": ",".join(kind["bandit_ids"]),
-                            "template": spec["id"],
-                            "context": c["id"],
-                            "form": form,
-                        },
-                    }
+                try:
+                    yield from _scenario_pairs(kind, spec, templates, c, phrasings, seed)
+                except jinja2.TemplateError as err:
+                    raise SpecError(HERE / "code" / f"{spec['id']}.jinja", f"context {c['id']}", str(err)) from None
