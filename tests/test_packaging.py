@@ -28,6 +28,8 @@ def test_wheel_ships_content_folders_and_finds_them(tmp_path):
         missing = [n for n in shipped if f"emc_bench/{n}" not in names]
         assert not missing, f"not in the wheel: {missing[:5]}"
     assert not any(n.startswith(("tests/", "emc_bench/tests/")) for n in names)
+    code = [n for n in files if n.startswith("emc_bench/") and n.endswith((".py", ".jinja", ".json"))]
+    assert not [n for n in code if n not in names], "every module of the package is in the wheel"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     found = subprocess.run([sys.executable, "-c", "from emc_bench.paths import builders_dir, cards_dir;"
