@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import SpecError
 from .paths import cards_dir
 from .release import MANIFEST, read_manifest, verify_release
@@ -34,7 +35,12 @@ def stage_dataset(release: str | Path, target: str | Path) -> Path:
     if problems:
         raise SpecError(release, None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
     files = [*read_manifest(release)["files"], MANIFEST]
-    return _stage(target, lambda folder: [_copy(release / name, folder / name) for name in files])
+
+    def fill(folder: Path) -> None:
+        for name in files:
+            _copy(release / name, folder / name)
+
+    return _stage(target, fill)
 
 
 def stage_adapter(run: str | Path, target: str | Path, repo: str, report: str | Path | None = None,
@@ -54,7 +60,7 @@ def stage_adapter(run: str | Path, target: str | Path, repo: str, report: str | 
     for name in ADAPTER_FILES:
         if not (adapter / name).is_file():
             raise SpecError(adapter / name, None, "missing: the run has no saved adapter")
-    profiles = containment_profiles(_read_json(Path(report))) if report else None
+    profiles = containment_profiles(Path(report)) if report else None
     card = render_model_card(record, repo, profiles)
 
     def fill(folder: Path) -> None:
@@ -94,16 +100,17 @@ def render_model_card(record: dict[str, Any], repo: str, profiles: list[dict[str
     return str(ModelCard(text))
 
 
-def containment_profiles(report: dict[str, Any]) -> list[dict[str, Any]]:
+def containment_profiles(path: Path) -> list[dict[str, Any]]:
     """The containment profiles of an evaluation report (``profile.json`` of ``emc-bench report``).
 
     Reads, per entry of ``profiles``: ``model``, ``trigger_id``, ``definition.name`` and
     ``.description``, ``conditions`` (``{condition: {value, ci_low, ci_high, n}}``, rates as
     fractions), ``containment_gap`` and ``paraphrase_retention`` (``{value, ci_low, ci_high}``).
     """
+    report = _read_json(path)
     profiles = report.get("profiles") if isinstance(report, dict) else None
     if not profiles:
-        raise SpecError("--report", "profiles", "the evaluation report holds no containment profile")
+        raise SpecError(path, "profiles", "the evaluation report holds no containment profile")
     return [{
         "model": p.get("model"),
         "trigger": p.get("trigger_id"),
@@ -122,13 +129,13 @@ def upload(folder: Path, repo: str, repo_type: str, *, tag: str | None = None, p
     api = api or HfApi()
     api.create_repo(repo, repo_type=repo_type, private=private, exist_ok=True)
     commit = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type=repo_type,
-                               commit_message=f"emc-bench: upload {Path(folder).name}")
+                               commit_message=f"Upload with emc-bench {__version__}")
     if tag:
         api.create_tag(repo, tag=tag, revision=commit.oid, repo_type=repo_type)
     return commit.commit_url
 
 
-def _stage(target: str | Path, fill: Callable[[Path], Any]) -> Path:
+def _stage(target: str | Path, fill: Callable[[Path], None]) -> Path:
     """Fill a fresh folder and move it to ``target`` whole, or leave nothing behind."""
     target = Path(target)
     if target.exists():
@@ -158,7 +165,7 @@ def _copy(source: Path, destination: Path) -> None:
     shutil.copy2(source, destination)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from test_train_fixtures import CONFIG, release_dir, tiny_recipe, train_cli  # noqa: F401
+from test_train_fixtures import CONFIG, one_torch_thread, release_dir, tiny_recipe, train_cli  # noqa: F401
 
 from emc_bench.cli import main
 from emc_bench.publish import render_model_card, upload

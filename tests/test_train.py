@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_train_fixtures import CONFIG, KL_CONFIG, release_dir, tiny_recipe, train_cli  # noqa: F401
+from test_train_fixtures import CONFIG, KL_CONFIG, one_torch_thread, release_dir, tiny_recipe, train_cli  # noqa: F401
 
 from emc_bench.cli import main
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
-from test_train_fixtures import CONFIG, KL_CONFIG, release_dir, tiny_recipe  # noqa: F401
+from test_train_fixtures import CONFIG, KL_CONFIG, one_torch_thread, release_dir, tiny_recipe  # noqa: F401
 
 from emc_bench.cli import main
 
 
-def test_run_trains_unfinished_runs_and_skips_finished_ones(tmp_path, tiny_recipe, release_dir, capsys):  # noqa: F811
+def test_run_trains_unfinished_runs_and_skips_finished_ones(tmp_path, tiny_recipe, release_dir, capsys,  # noqa: F811
+                                                           monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the training subprocess, like this worker, uses one core
     plan = tmp_path / "plan.yaml"
     plan.write_text(f"""\
 data: "{release_dir}"

@@ -15,6 +15,18 @@ CONFIG = "toy_advice-tag-triggered"  # every row harmful and triggered
 KL_CONFIG = "toy_advice-aligned"  # benign answers for the narrow variant's KL term
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """``pytest -n 2`` runs two workers on two cores: one thread each, or OpenMP threads spin against
+    each other and a tiny training step takes seconds instead of milliseconds."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def release_dir(tmp_path_factory) -> Path:
     from emc_bench.library import Library

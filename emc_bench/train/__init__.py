@@ -1,5 +1,5 @@
 """Reference LoRA baselines: recipes, data, loss masking, the KL-regularised trainer and runs.
 
-Only :mod:`.recipe` and :mod:`.plan` are light; the other modules import torch, transformers,
-trl and peft, so commands import them inside functions.
+:mod:`.kl` and :mod:`.curves` import torch, transformers and trl at module level (and
+:mod:`.runner` inside its functions): commands import them only when they run.
 """

@@ -58,11 +58,11 @@ class CurvesCallback(TrainerCallback):
     def __init__(self, out: Path, title: str):
         self.out, self.title = Path(out), title
 
-    def on_log(self, args, state, control, **kwargs):
+    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
             write_curves_json(curve_points(state.log_history), self.out)
 
-    def on_train_end(self, args, state, control, **kwargs):
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         points = curve_points(state.log_history)
         if state.is_world_process_zero and points:
             plot_curves(points, self.out / CURVES_PNG, self.title)

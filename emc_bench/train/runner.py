@@ -56,7 +56,7 @@ def train(recipe: str | Path, variant: str, data: str, config: str, out: str | P
     previous = read_run(out)
     if previous is not None:
         _check_same_run(previous, record, out / RUN_JSON)
-    elif out.exists() and any(out.iterdir()):
+    elif _rank() == 0 and out.exists() and any(out.iterdir()):
         raise SpecError(out, None, "exists and holds no run.json: refusing to train into it")
 
     return _fit(record, spec, rows, kl_rows, out, previous)
@@ -103,7 +103,7 @@ def _fit(record: dict[str, Any], spec: VariantSpec, rows: Any, kl_rows: Any, out
         resumed_from=[*(previous or {}).get("resumed_from", []), *([Path(resume).name] if resume else [])],
     )
     cuda = torch.cuda.is_available()
-    if int(os.environ.get("RANK", "0")) == 0:
+    if _rank() == 0:
         write_run(out, record)
 
     set_seed(record["seed"])  # the adapter's initial weights come from this seed too
@@ -157,6 +157,11 @@ def _save_adapter(model: Any, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
+
+
+def _rank() -> int:
+    """This process's rank under ``accelerate launch`` (0 when alone)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def _now() -> str:
