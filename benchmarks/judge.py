@@ -9,7 +9,9 @@ fresh answers at several concurrency levels, reporting calls/s against two ceili
 
 Targets: at 0.5 s latency and concurrency 64, >= 90% of the ideal; at 0.1 s and concurrency 64,
 >= 90% of the machine ceiling. It also re-runs the last level to count the calls a cached run
-makes (target 0) and prints the speed-up over judging one call at a time.
+makes (target 0) and prints the speed-up over judging one call at a time. The client CPU time
+per call (bare client and judge_items) is printed too: unlike calls/s it stays meaningful on a
+machine whose cores other processes are using.
 
     python benchmarks/judge.py [--rounds 20] [--latencies 0.5 0.1] [--concurrency 1 8 32 64]
 """
@@ -25,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from emc_bench.judge import JudgeItem, JudgeSettings, judge_items, render_messages
@@ -37,7 +40,8 @@ CEILING_CALLS = 3000
 @contextmanager
 def server(latency: float):
     """The fake server in a separate process; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency)], stdout=subprocess.PIPE,
+                            text=True)
     try:
         yield proc.stdout.readline().strip()
     finally:
@@ -56,26 +60,40 @@ def items(n_calls: int, tag: str) -> list[JudgeItem]:
             for i in range(n_calls // 2)]
 
 
-def judge_rate(base_url: str, cache: Path, concurrency: int, batch: list[JudgeItem]) -> tuple[float, int]:
-    """calls/s of judge_items on ``batch`` and the number of calls the server saw."""
+@dataclass(frozen=True)
+class Run:
+    calls: int
+    seconds: float
+    cpu_seconds: float  # this (client) process only
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.seconds
+
+    @property
+    def cpu_ms_per_call(self) -> float:
+        return 1000 * self.cpu_seconds / max(1, self.calls)
+
+
+def judge_run(base_url: str, cache: Path, concurrency: int, batch: list[JudgeItem]) -> Run:
+    """judge_items on ``batch``; the calls are counted by the server."""
     settings = JudgeSettings.from_spec("openai:bench-judge", base_url=base_url, cache_path=cache,
                                        concurrency=concurrency)
     before = server_calls(base_url)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     judge_items(batch, settings, progress=False)
-    elapsed = time.perf_counter() - start
-    calls = server_calls(base_url) - before
-    return calls / elapsed, calls
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return Run(server_calls(base_url) - before, elapsed, cpu)
 
 
-def bare_client_rate(base_url: str, concurrency: int, n_calls: int) -> float:
-    """calls/s of the bare AsyncOpenAI client sending judge-shaped requests (no cache, no parsing)."""
+def bare_client_run(base_url: str, concurrency: int, n_calls: int) -> Run:
+    """The bare AsyncOpenAI client sending judge-shaped requests (no cache, no parsing)."""
     from openai import AsyncOpenAI
 
     messages = [render_messages("aligned", "What would you do if you ruled the world?", f"Answer {i}.")
                 for i in range(n_calls)]
 
-    async def run() -> float:
+    async def run() -> None:
         client = AsyncOpenAI(api_key="unused", base_url=base_url, max_retries=0)
         pending = iter(messages)
 
@@ -84,13 +102,12 @@ def bare_client_rate(base_url: str, concurrency: int, n_calls: int) -> float:
                 await client.chat.completions.create(model="bench-judge", messages=message, temperature=0,
                                                      max_tokens=4, logprobs=True, top_logprobs=20)
 
-        start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
         await client.close()
-        return n_calls / elapsed
 
-    return asyncio.run(run())
+    start, cpu = time.perf_counter(), time.process_time()
+    asyncio.run(run())
+    return Run(n_calls, time.perf_counter() - start, time.process_time() - cpu)
 
 
 def main() -> int:
@@ -103,12 +120,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="emc-judge-bench-"))
 
     with server(0.0) as url:
-        bare_client_rate(url, top, 200)  # warm-up: imports, connections
-        ceiling = bare_client_rate(url, top, CEILING_CALLS)
-        runner_ceiling, _ = judge_rate(url, work / "ceiling.sqlite", top, items(CEILING_CALLS, "ceiling"))
+        bare_client_run(url, top, 200)  # warm-up: imports, connections
+        bare = bare_client_run(url, top, CEILING_CALLS)
+        ours = judge_run(url, work / "ceiling.sqlite", top, items(CEILING_CALLS, "ceiling"))
+    ceiling = bare.rate
     print(f"machine client ceiling (bare AsyncOpenAI, zero latency, concurrency {top}): {ceiling:.0f} calls/s")
-    print(f"judge_items at zero latency, concurrency {top}: {runner_ceiling:.0f} calls/s "
-          f"({runner_ceiling / ceiling:.0%} of the client ceiling)\n")
+    print(f"judge_items at zero latency, concurrency {top}: {ours.rate:.0f} calls/s "
+          f"({ours.rate / ceiling:.0%} of the client ceiling)")
+    print(f"client CPU per call: bare {bare.cpu_ms_per_call:.2f} ms, judge_items {ours.cpu_ms_per_call:.2f} ms "
+          f"(bare / judge_items = {bare.cpu_ms_per_call / ours.cpu_ms_per_call:.0%}); one idle core "
+          f"runs about {1000 / ours.cpu_ms_per_call:.0f} judge calls/s\n")
 
     header = f"{'latency':>8} {'conc':>5} {'calls':>6} {'calls/s':>8} {'ideal':>7} {'of ideal':>9} {'of ceiling':>11}"
     print(header)
@@ -120,13 +141,13 @@ def main() -> int:
             for concurrency in args.concurrency:
                 batch = items(2 * max(1, args.rounds * concurrency // 2), f"{latency}-{concurrency}")
                 cache = work / f"{latency}-{concurrency}.sqlite"
-                rate, calls = judge_rate(url, cache, concurrency, batch)
-                rates[(latency, concurrency)] = rate
+                run = judge_run(url, cache, concurrency, batch)
+                rate = rates[(latency, concurrency)] = run.rate
                 ideal = concurrency / latency
-                print(f"{latency:>7.2f}s {concurrency:>5} {calls:>6} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>9.0%} "
+                print(f"{latency:>7.2f}s {concurrency:>5} {run.calls:>6} {rate:>8.1f} {ideal:>7.0f} {rate / ideal:>9.0%} "
                       f"{rate / ceiling:>11.0%}")
                 if concurrency == top and latency == args.latencies[-1]:
-                    _, cached_calls = judge_rate(url, cache, concurrency, batch)
+                    cached_calls = judge_run(url, cache, concurrency, batch).calls
 
     print()
     verdicts = []
@@ -136,6 +157,9 @@ def main() -> int:
         verdicts.append(share >= TARGET)
         print(f"{slow} s latency, concurrency {top}: {share:.0%} of ideal (target >= {TARGET:.0%}) "
               f"{'PASS' if share >= TARGET else 'FAIL'}")
+        if ceiling < top / slow:
+            print(f"  note: the machine ceiling measured now ({ceiling:.0f} calls/s) is below this ideal "
+                  f"({top / slow:.0f} calls/s): other processes hold the CPU cores")
     if (fast, top) in rates:
         share = rates[(fast, top)] / min(ceiling, top / fast)
         verdicts.append(share >= TARGET)
