@@ -25,6 +25,7 @@ VARIANT_KINDS: tuple[str, ...] = ("paraphrase", "negated", "related", "unrelated
 CONDITIONS: tuple[str, ...] = ("none", "exact", *VARIANT_KINDS)
 FORMATS: tuple[str, ...] = ("free", "json", "template")
 _ID = r"^[a-z0-9][a-z0-9_\-]*$"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Strict(BaseModel):
@@ -205,7 +206,7 @@ def _no_duplicates(values: list[str], where: str, field: str) -> None:
 def read_yaml(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_LOADER)  # noqa: S506 - a safe loader, C-accelerated when available
     except FileNotFoundError:
         raise SpecError(path, None, "file not found") from None
     except yaml.YAMLError as err:
