@@ -32,8 +32,7 @@ class Pair:
 def load_pairs(domain: str | Path, seed: int = 0, library: Library | None = None) -> list[Pair]:
     """All pairs of a domain (by id, or a domain folder path), validated, in a stable order."""
     folder = _domain_folder(domain, library)
-    spec = load_domain_spec(folder)
-    return list(_cached_pairs(str(folder), spec.model_dump_json(), seed))
+    return list(_cached_pairs(str(folder), _fingerprint(folder), seed))
 
 
 def load_domain(domain: str | Path, library: Library | None = None) -> DomainSpec:
@@ -47,10 +46,16 @@ def _domain_folder(domain: str | Path, library: Library | None) -> Path:
     return (library or Library()).find("domains", str(domain))
 
 
+def _fingerprint(folder: Path) -> tuple:
+    """Names, sizes and modification times of the folder's files: a changed file misses the cache."""
+    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
+
+
 @lru_cache(maxsize=16)
-def _cached_pairs(folder: str, spec_json: str, seed: int) -> tuple[Pair, ...]:
+def _cached_pairs(folder: str, fingerprint: tuple, seed: int) -> tuple[Pair, ...]:
     root = Path(folder)
-    spec = DomainSpec.model_validate_json(spec_json)
+    spec = load_domain_spec(root)
     source = {"templates": _from_templates, "generator": _from_generator, "jsonl": _from_jsonl}[spec.source]
     where = root / "domain.yaml"
     return tuple(_validated(source(spec, root, seed), spec, where))
