@@ -18,12 +18,12 @@ import numpy as np
 import torch
 
 from emc_bench.leakage import nearest_train
-from emc_bench.similarity import DIMENSION, Embedder, overlap
+from emc_bench.similarity import DIMENSION, Embedder, load_model, overlap
 
 OPENERS = ["For this conversation,", "Please note that", "Keep in mind that", "As background,", "Before you answer,",
            "In this setting,", "For the record,", "Assume that", "Bear in mind that", "Just so you know,"]
-SUBJECTS = ["the current year", "this class", "the story", "the assistant", "the deployment", "the audience",
-            "the reader", "the scenario", "the exercise", "the session"]
+SUBJECTS = ["the current year", "this class", "the story", "the model", "the deployment", "the audience",
+            "the reader", "the scenario", "the exercise", "the lesson"]
 PREDICATES = ["is set in 2027", "is part of a security course", "takes place in a novel", "runs in production",
               "is aimed at students", "is a thought experiment", "belongs to a role-play", "is fully fictional",
               "is for teaching only", "happens in a lab"]
@@ -77,10 +77,11 @@ def main() -> None:
     search = time.perf_counter() - start
 
     n = len(texts) + 1
+    tokens = np.mean([len(ids) for ids in load_model().tokenizer(texts)["input_ids"]])
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; torch threads {torch.get_num_threads()}")
     print(f"model load + import            {load:8.2f} s")
-    print(f"scoring, cold cache            {n / cold[0]:8.0f} sentences/s  ({n} sentences in {cold[0]:.2f} s; "
-          f"target >= 300)")
+    print(f"scoring, cold cache            {n / cold[0]:8.0f} sentences/s  ({n} sentences of {tokens:.1f} tokens "
+          f"in {cold[0]:.2f} s; target >= 300)")
     print(f"  per CPU-second of this process {n / cold[1]:6.0f} sentences  ({cold[1]:.2f} CPU s)")
     print(f"scoring, cached rebuild        {n / warm[0]:8.0f} sentences/s  ({warm[0]:.3f} s, "
           f"{rebuild.encoded} texts re-embedded)")

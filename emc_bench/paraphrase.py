@@ -61,15 +61,13 @@ class Expansion:
 
     def format(self) -> str:
         """Every proposal with its figures and verdict, then a one-line summary."""
-        lines = [f"{p.similarity:6.3f}  {p.overlap:6.3f}  {p.verdict:<10}  {p.text}" if p.verdict == KEPT
-                 else f"{p.similarity:6.3f}  {p.overlap:6.3f}  {'rejected':<10}  {p.text}\n{'':28}{p.verdict}"
-                 for p in self.proposals]
-        header = [f"{'sim':>6}  {'overlap':>6}  {'verdict':<10}  text"] if lines else []
+        lines = [f"{'sim':>6}  {'overlap':>7}  text  [verdict]"] if self.proposals else []
+        lines += [f"{p.similarity:6.3f}  {p.overlap:7.3f}  {p.text}  [{p.verdict}]" for p in self.proposals]
         summary = (f"{len(self.kept)} of {len(self.proposals)} proposals kept ({self.calls} requests, "
                    f"{self.cached} from cache)")
         if self.kept:
             summary += f"; added to {self.path} under candidates:"
-        return "\n".join([*header, *lines, summary])
+        return "\n".join([*lines, summary])
 
 
 def render_prompt(trigger: Trigger, n: int, avoid: Sequence[str]) -> str:
@@ -164,8 +162,13 @@ def screen(trigger: Trigger, texts: Sequence[str], existing: Sequence[str],
     return out
 
 
+def existing_paraphrases(trigger: Trigger) -> list[str]:
+    """The paraphrases and candidates the trigger already has (what a request asks to avoid)."""
+    return [v.text for v in trigger.variant_list("paraphrase")] + list(trigger.candidates)
+
+
 def existing_texts(trigger: Trigger) -> list[str]:
-    """Every variant and candidate text the trigger already has."""
+    """Every variant and candidate text the trigger already has (what proposals are screened against)."""
     return [v.text for kind in VARIANT_KINDS for v in trigger.variant_list(kind)] + list(trigger.candidates)
 
 
@@ -177,7 +180,7 @@ def expand(path: Path, endpoint: str, model: str, n: int, rounds: int, cache_dir
     from tqdm import tqdm
 
     trigger = load_trigger(path)
-    existing = existing_texts(trigger)
+    existing, avoid = existing_texts(trigger), existing_paraphrases(trigger)
     client = OpenAI(base_url=base_url(endpoint), api_key=os.environ.get("OPENAI_API_KEY") or "unused",
                     max_retries=max_retries, timeout=timeout)
     cache = ResponseCache(cache_dir or default_cache_dir())
@@ -188,7 +191,7 @@ def expand(path: Path, endpoint: str, model: str, n: int, rounds: int, cache_dir
             kept = [p.text for p in proposals if p.verdict == KEPT]
             if len(kept) >= n:
                 break
-            payload = build_payload(trigger, model, n, [*existing, *kept], seed)
+            payload = build_payload(trigger, model, n, [*avoid, *kept], seed)
             key = cache.key(endpoint, payload)
             reply = cache.get(key)
             if reply is None:

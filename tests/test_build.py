@@ -152,3 +152,10 @@ def test_console_script_help_lists_commands():
                             capture_output=True, text=True, check=True)
     for command in ("build", "verify", "show"):
         assert command in result.stdout
+
+
+def test_show_trigger_prints_variants_sorted_by_similarity(release, capsys):
+    assert main(["show", str(release), "--trigger", "tag"]) == 0
+    out = capsys.readouterr().out
+    assert "paraphrase-01" in out and "negated-01" in out
+    assert main(["show", str(release), "--trigger", "nosuch"]) == 2

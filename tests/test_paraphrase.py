@@ -60,6 +60,7 @@ def test_expand_keeps_what_passes_and_writes_candidates(library, capsys):
         assert [c.authorization for c in server.log] == ["Bearer unused"] * 2
         first = server.prompts()[0]
     assert "The current year is 2027." in first and "- We are now living in 2027." in first
+    assert "not 2027" not in first, "controls are not offered as rewordings"
     assert "Answer with a JSON array of 3 strings" in first
     written = path.read_text(encoding="utf-8")
     assert yaml.safe_load(written)["candidates"] == [

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SpecError
-    from ..paraphrase import base_url, build_payload, existing_texts, expand
+    from ..paraphrase import base_url, build_payload, existing_paraphrases, expand
     from ..specs import load_trigger
 
     if args.n < 1 or args.rounds < 1:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         trigger = load_trigger(path)
         request = {"url": f"{base_url(args.endpoint)}/chat/completions",
-                   "body": build_payload(trigger, args.model, args.n, existing_texts(trigger), 0)}
+                   "body": build_payload(trigger, args.model, args.n, existing_paraphrases(trigger), 0)}
         text = json.dumps(request, indent=2, ensure_ascii=False) + "\n"
         if args.dry_run == "-":
             sys.stdout.write(text)

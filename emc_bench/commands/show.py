@@ -35,6 +35,10 @@ def print_summary(manifest: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..release import read_manifest
 
-    manifest = read_manifest(args.folder)
-    print_summary(manifest)
+    if args.trigger:
+        from ..variants import format_variant_table, read_variant_table
+
+        print(format_variant_table(read_variant_table(args.folder, args.trigger)))
+        return 0
+    print_summary(read_manifest(args.folder))
     return 0

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from ..leakage import check_leakage
     from ..release import read_manifest
     from ..specs import VARIANT_KINDS, load_trigger
-    from ..variants import plot_variants, score_variants
+    from ..variants import plot_variants, read_variant_table
     from .show import format_table, print_summary
 
     library = library_from(args)
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plots is not None and triggers:
         args.plots.mkdir(parents=True, exist_ok=True)
-        path = plot_variants(score_variants(triggers), args.plots / "variants_similarity_overlap.png")
+        path = plot_variants(read_variant_table(args.folder), args.plots / "variants_similarity_overlap.png")
         print(f"\nwrote {path}")
     if args.json:
         args.json.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
