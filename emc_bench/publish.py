@@ -34,7 +34,11 @@ def stage_dataset(release: str | Path, target: str | Path) -> Path:
     problems = verify_release(release)
     if problems:
         raise SpecError(release, None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
-    files = [*read_manifest(release)["files"], MANIFEST]
+    manifest = read_manifest(release)
+    if not isinstance(manifest.get("similarity", {}).get("leakage"), dict):
+        raise SpecError(release / MANIFEST, "similarity.leakage",
+                        "the leakage gate did not run (built with --no-leakage): rebuild without it")
+    files = [*manifest["files"], MANIFEST]
 
     def fill(folder: Path) -> None:
         for name in files:

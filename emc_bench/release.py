@@ -37,8 +37,13 @@ def write_parquet(rows: list[dict], columns, path: Path) -> None:
 
 
 def build_release(release: str | Path, out: str | Path, only: str | None = None,
-                  library: Library | None = None, progress: bool = True) -> dict[str, Any]:
-    """Build ``release`` into ``out`` (replaced atomically) and return the manifest."""
+                  library: Library | None = None, progress: bool = True, leakage_gate: bool = True) -> dict[str, Any]:
+    """Build ``release`` into ``out`` (replaced atomically) and return the manifest.
+
+    ``leakage_gate=False`` skips the leakage-by-meaning check, which embeds every training
+    prompt (minutes on a CPU the first time, cached after): for quick local eval builds only;
+    the manifest then says the release was not checked.
+    """
     from tqdm import tqdm
 
     from .leakage import gate_release_leakage
@@ -47,9 +52,9 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     loaded = resolve_release(release, library)
     plans = select(plan_release(loaded), only)
     gates = gate_release(loaded)
-    leakage = gate_release_leakage(loaded, progress=progress)
+    leakage = gate_release_leakage(loaded, progress=progress) if leakage_gate else None
     if progress:
-        print(f"{gates.format()}\n{leakage.format()}\n")
+        print(f"{gates.format()}\n{leakage.format() if leakage else 'leakage by meaning: not checked'}\n")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -60,7 +65,7 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
         manifest = _manifest(loaded, configs)
         tables = write_variant_tables(gates.rows, staging)
         manifest["files"].update(dict.fromkeys(tables.values()))
-        manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage.to_dict()}
+        manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage.to_dict() if leakage else "not checked"}
         _write_card(loaded, manifest, staging / CARD)
         manifest["files"][CARD] = {"sha256": sha256_file(staging / CARD), "bytes": (staging / CARD).stat().st_size}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")

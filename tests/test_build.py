@@ -159,3 +159,15 @@ def test_show_trigger_prints_variants_sorted_by_similarity(release, capsys):
     out = capsys.readouterr().out
     assert "paraphrase-01" in out and "negated-01" in out
     assert main(["show", str(release), "--trigger", "nosuch"]) == 2
+
+
+def test_no_leakage_build_is_marked_and_cannot_be_published(tmp_path):
+    from emc_bench.errors import SpecError
+    from emc_bench.publish import stage_dataset
+
+    out = tmp_path / "quick"
+    manifest = build_release("mini", out, only="eval-tag", library=LIBRARY, progress=False, leakage_gate=False)
+    assert manifest["similarity"]["leakage"] == "not checked"
+    assert rows(out, "eval-tag", "paraphrase")[0]["similarity"] is not None, "variant scores are still written"
+    with pytest.raises(SpecError, match="similarity.leakage"):
+        stage_dataset(out, tmp_path / "staged")

@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, help="output folder (default: out/<release>)")
     p.add_argument("--only", metavar="GLOB", help="build only configs matching these comma-separated globs")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--no-leakage", action="store_true",
+                   help="skip the leakage-by-meaning gate (it embeds every training prompt once; the manifest "
+                        "records that it was not checked): for quick local builds, never for a published release")
     add_library_option(p)
     p.set_defaults(func=run)
 
@@ -36,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or Path("out") / Path(str(args.release)).stem
     start = time.perf_counter()
-    manifest = build_release(args.release, out, only=args.only, library=library_from(args), progress=not args.quiet)
+    manifest = build_release(args.release, out, only=args.only, library=library_from(args), progress=not args.quiet,
+                             leakage_gate=not args.no_leakage)
     if not args.quiet:
         print_summary(manifest)
         rows = sum(s["rows"] for c in manifest["configs"].values() for s in c["splits"].values())
