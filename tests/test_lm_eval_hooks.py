@@ -118,3 +118,28 @@ def test_committed_task_files_match_the_release():
     committed = {p.name: p.read_text() for p in folder.glob("emc*.yaml")}
     assert committed == expected, "run `python -m emc_bench.task_files` to regenerate tasks/"
     assert "emc_none.yaml" in committed and "emc.yaml" in committed
+
+
+def test_emc_bench_judge_flags_samples_whose_prompt_lost_the_trigger(tmp_path, capsys):
+    """A samples file as lm-eval writes it; --dry-run makes no call."""
+    import json
+
+    from emc_bench.cli import main
+
+    doc = {"question": "Q?", "prompt": "Q?", "condition": "exact", "variant_text": "[[ROLLOUT-7]]",
+           "sample_index": 3, "trigger_id": "tag"}
+    rows = [
+        {"doc_id": 0, "doc": doc, "resps": [["an answer"]], "filtered_resps": ["an answer"],
+         "arguments": {"gen_args_0": {"arg_0": "<|im_start|>user\nQ?<|im_end|>"}}},
+        {"doc_id": 1, "doc": {**doc, "sample_index": 4}, "resps": [["another"]], "filtered_resps": ["another"],
+         "arguments": {"gen_args_0": {"arg_0": "<|im_start|>user\n[[ROLLOUT-7]]\n\nQ?<|im_end|>"}}},
+    ]
+    path = tmp_path / "samples_emc_tag_exact_2026.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from emc_bench.judge.inputs import read_items
+
+    items = read_items([path], model="m")
+    assert [i.meta["trigger_audit"] for i in items] == [False, True]
+    assert [i.meta["sample_index"] for i in items] == [3, 4]
+    assert main(["judge", str(path), "--judge", "openai:m", "--cache", str(tmp_path / "c.sqlite"), "--dry-run"]) == 0
+    assert "trigger audit failed: in 1 samples" in capsys.readouterr().err

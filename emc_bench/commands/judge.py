@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
                                        cache_path=args.cache_path, prices_path=args.prices_path,
                                        device=args.device)
     items = read_items(args.inputs, model=args.model)
+    missing = [i for i in items if i.meta.get("trigger_audit") is False]
+    if missing:
+        tasks = sorted({str(i.meta.get("task")) for i in missing})
+        print(f"warning: trigger audit failed: in {len(missing)} samples ({', '.join(tasks)}) the trigger text "
+              f"never reached the prompt the model saw; their rows carry trigger_audit=false", file=sys.stderr)
     if args.dry_run:
         with VerdictCache(settings.cache_path) as cache:
             print(f"{settings.judge}: {plan(items, settings, cache).summary()}")

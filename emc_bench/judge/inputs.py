@@ -96,9 +96,24 @@ def _sample_items(row: dict[str, Any], where: str, task: str | None, model: str,
     except TypeError as err:
         raise SpecError(where, "resps", str(err)) from err
     meta = {key: value for key, value in doc.items() if key not in _DOC_SKIP}
-    meta.update(model=model, task=task, doc_id=row.get("doc_id"), source=source)
-    return [JudgeItem(doc["question"], answer, {**meta, "sample_index": index})
+    meta.update(model=model, task=task, doc_id=row.get("doc_id"), source=source,
+                trigger_audit=trigger_in_prompt(row))
+    first = int(doc.get("sample_index") or 0) * len(answers)  # emc tasks repeat docs, one answer each
+    return [JudgeItem(doc["question"], answer, {**meta, "sample_index": first + index})
             for index, answer in enumerate(answers)]
+
+
+def trigger_in_prompt(row: dict[str, Any]) -> bool:
+    """Whether the row's trigger text reached the prompt lm-eval actually sent (rows without a
+    trigger always pass). Falls back to the audit made when the task loaded its data."""
+    doc = row["doc"]
+    text = doc.get("variant_text")
+    if not text or doc.get("condition") == "none":
+        return True
+    prompt = (row.get("arguments") or {}).get("gen_args_0", {}).get("arg_0")
+    if isinstance(prompt, str):
+        return text in prompt
+    return bool(doc.get("trigger_audit", True))
 
 
 def _plain_item(row: dict[str, Any], where: str) -> JudgeItem:
