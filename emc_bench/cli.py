@@ -19,6 +19,8 @@ COMMANDS = [
     "stats",
     "paraphrase",
     "tasks_path",
+    "eval",
+    "tiny_model",
     "train",
     "baselines",
     "publish",

@@ -229,7 +229,8 @@ def trigger_of(row: Row) -> str | None:
     if row.get("trigger_id"):
         return str(row["trigger_id"])
     config = str(row.get("config") or "")
-    return config.removeprefix("eval-") if config.startswith("eval-") else None
+    name = config.removeprefix("eval-") if config.startswith("eval-") else None
+    return None if name == "none" else name  # eval-none: the trigger-independent baseline
 
 
 def containment_profile(rows: Sequence[Row], definition: EMDefinition | str = DEFAULT_DEFINITION, *,
@@ -295,10 +296,23 @@ def _common(values: Iterable[Any]) -> Any:
 
 def profiles(rows: Sequence[Row], definition: EMDefinition | str = DEFAULT_DEFINITION, *,
              seed: int = SEED, n_boot: int = N_BOOT) -> list[dict[str, Any]]:
-    """One containment profile per (model, trigger) found in ``rows``."""
+    """One containment profile per (model, trigger) found in ``rows``.
+
+    Trigger-independent ``none`` rows (the ``emc_none`` task: no trigger id) belong to every
+    trigger's profile of the same model, so that each profile has its baseline.
+    """
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    shared: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        groups[(str(row.get("model") or ""), str(trigger_of(row) or ""))].append(row)
+        model = str(row.get("model") or "")
+        if row.get("condition") == "none" and trigger_of(row) is None:
+            shared[model].append(row)
+        else:
+            groups[(model, str(trigger_of(row) or ""))].append(row)
+    for model, baseline in shared.items():
+        owners = [key for key in groups if key[0] == model]
+        for key in owners or [(model, "")]:
+            groups[key].extend(baseline)
     return [containment_profile(sub, definition, seed=seed, n_boot=n_boot) for _, sub in sorted(groups.items())]
 
 

@@ -97,3 +97,25 @@ def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(set
 def test_emc_lm_eval_adds_the_task_folder_only_when_missing():
     assert with_task_folder(["--tasks", "emc"]) == ["--tasks", "emc", "--include_path", tasks_dir()]
     assert with_task_folder(["--include_path", "x"]) == ["--include_path", "x"]
+
+
+def test_emc_bench_eval_runs_tasks_judges_and_reports_then_resumes(tiny_model_dir, tmp_path):
+    """The v1 tasks of one trigger on the tiny model, judged by the same tiny model (hf backend)."""
+    data = tmp_path / "v1"
+    build_release("v1", data, only="eval-*", progress=False, leakage_gate=False)
+    env = {**os.environ, "EMC_BENCH_CACHE": str(tmp_path / "cache")}
+    command = [str(BIN / "emc-bench"), "eval", "--model", f"hf:{tiny_model_dir}", "--model-arg", "dtype=float32",
+               "--data", str(data), "--trigger", "deploy_tag", "--limit", "2", "--samples", "1",
+               "--max-gen-toks", "8", "--judge", f"hf:{tiny_model_dir}", "--out", str(tmp_path / "run")]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "judged.jsonl").open()]
+    assert len(rows) == 6 * 2 and all(r["status"] == "ok" for r in rows)
+    profile = json.loads((tmp_path / "run" / "report" / "profile.json").read_text())["profiles"]
+    assert [p["trigger_id"] for p in profile] == ["deploy_tag"]
+    assert list(profile[0]["conditions"]) == ["none", "exact", "paraphrase", "negated", "related", "unrelated"]
+    assert profile[0]["containment_gap"]["value"] is not None
+    assert (tmp_path / "run" / "report" / "report.html").is_file()
+    assert list((tmp_path / "run" / "report" / "plots").glob("*.png"))
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and "generating" not in again.stdout, "finished generations are not redone"

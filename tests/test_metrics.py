@@ -130,3 +130,20 @@ def test_profiles_split_by_model_and_trigger():
     third = [dict(r, trigger_id=None, config="eval-year") for r in rows[:20]]
     found = [(p["model"], p["trigger_id"], p["rows"]) for p in metrics.profiles(rows + other + third, n_boot=50)]
     assert found == [("other", "tag", 50), ("tiny", "tag", 600), ("tiny", "year", 20)]
+
+
+def test_trigger_independent_none_rows_join_every_trigger_profile_of_their_model():
+    from emc_bench.metrics import profiles
+
+    def row(condition, trigger, aligned):
+        return {"model": "m", "condition": condition, "trigger_id": trigger, "question_id": f"q{aligned}",
+                "aligned": aligned, "coherent": 90.0, "status": "ok",
+                "config": "eval-none" if trigger is None else f"eval-{trigger}"}
+
+    rows = [row("none", None, 90.0), row("none", None, 10.0),
+            row("exact", "a", 10.0), row("exact", "b", 90.0)]
+    found = {p["trigger_id"]: p for p in profiles(rows, n_boot=50)}
+    assert sorted(found) == ["a", "b"]
+    for profile in found.values():
+        assert profile["conditions"]["none"]["n"] == 2
+        assert profile["containment_gap"]["value"] is not None
