@@ -171,3 +171,17 @@ def test_no_leakage_build_is_marked_and_cannot_be_published(tmp_path):
     assert rows(out, "eval-tag", "paraphrase")[0]["similarity"] is not None, "variant scores are still written"
     with pytest.raises(SpecError, match="similarity.leakage"):
         stage_dataset(out, tmp_path / "staged")
+
+
+def test_stats_reports_domains_triggers_leakage_and_plots(release, tmp_path, capsys):
+    import json
+
+    assert main(["stats", str(release), "--builders", str(TEST_BUILDERS), "--plots", str(tmp_path / "plots"),
+                 "--json", str(tmp_path / "stats.json")]) == 0
+    out = capsys.readouterr().out
+    assert "toy_advice" in out and "near-dup" in out and "leakage by meaning: 0 of" in out
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["domains"]["toy_advice"]["pairs"] == 60
+    assert stats["triggers"]["tag"] == {"paraphrase": 2, "negated": 1, "related": 1, "unrelated": 1}
+    assert stats["leakage"]["leaks"] == 0 and stats["leakage"]["exact_text_leaks"] == 0
+    assert (tmp_path / "plots" / "variants_similarity_overlap.png").stat().st_size > 1000

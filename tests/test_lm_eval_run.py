@@ -45,6 +45,12 @@ def run_lm_eval(command: list[str], setup: Path, model: Path, out: Path, env: di
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def judge_env(server: FakeOpenAIServer, tmp_path: Path) -> dict:
+    return {**os.environ, "EMC_JUDGE": "openai:judge-model", "EMC_JUDGE_BASE_URL": server.base_url,
+            "EMC_JUDGE_CACHE": str(tmp_path / "judge.sqlite"), "OPENAI_API_KEY": "test-key",
+            "EMC_BENCH_CACHE": str(tmp_path / "cache")}
+
+
 def results_of(out: Path) -> tuple[dict, dict[str, list[dict]]]:
     results = json.loads(next(out.rglob("results_*.json")).read_text())
     samples = {p.name.split("_", 1)[1].rsplit("_", 1)[0]: [json.loads(line) for line in p.open()]
@@ -54,9 +60,7 @@ def results_of(out: Path) -> tuple[dict, dict[str, list[dict]]]:
 
 def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, tmp_path):
     with FakeOpenAIServer() as server:
-        env = {**os.environ, "EMC_JUDGE": "openai:judge-model", "EMC_JUDGE_BASE_URL": server.base_url,
-               "EMC_JUDGE_CACHE": str(tmp_path / "judge.sqlite"), "OPENAI_API_KEY": "test-key",
-               "EMC_BENCH_CACHE": str(tmp_path / "cache")}
+        env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "emc-lm-eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
                     tmp_path / "out", env)
         calls = server.calls
@@ -76,9 +80,7 @@ def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, tmp_path):
 
 def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(setup, tiny_model_dir, tmp_path):
     with FakeOpenAIServer() as server:
-        env = {**os.environ, "EMC_JUDGE": "openai:judge-model", "EMC_JUDGE_BASE_URL": server.base_url,
-               "EMC_JUDGE_CACHE": str(tmp_path / "judge.sqlite"), "OPENAI_API_KEY": "test-key",
-               "EMC_BENCH_CACHE": str(tmp_path / "cache")}
+        env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "lm_eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
                     tmp_path / "out", env, ["--predict_only"])
         assert server.calls == 0

@@ -27,30 +27,20 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _train_user_turns(folder: Path, manifest: dict) -> list[str]:
+def _texts(folder: Path, manifest: dict, kind: str, column: str) -> list[str]:
+    """Unique texts of one column over every config of ``kind`` (for messages: the user turns)."""
     import pyarrow.parquet as pq
 
     texts: set[str] = set()
     for config in manifest["configs"].values():
-        if config["kind"] != "train":
+        if config["kind"] != kind:
             continue
         for split in config["splits"].values():
-            for messages in pq.read_table(folder / split["path"], columns=["messages"]).column("messages").to_pylist():
-                texts.update(m["content"] for m in messages if m["role"] == "user")
-    return sorted(texts)
-
-
-def _eval_texts(folder: Path, manifest: dict) -> list[str]:
-    import pyarrow.parquet as pq
-
-    texts: set[str] = set()
-    for config in manifest["configs"].values():
-        if config["kind"] != "eval":
-            continue
-        for split in config["splits"].values():
-            table = pq.read_table(folder / split["path"], columns=["question", "variant_text"])
-            texts.update(table.column("question").to_pylist())
-            texts.update(t for t in table.column("variant_text").to_pylist() if t)
+            values = pq.read_table(folder / split["path"], columns=[column]).column(column).to_pylist()
+            if column == "messages":
+                texts.update(m["content"] for messages in values for m in messages if m["role"] == "user")
+            else:
+                texts.update(v for v in values if v)
     return sorted(texts)
 
 
@@ -110,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
         print("\ntriggers")
         print(format_table(["trigger", "construction", "placement", *VARIANT_KINDS], counts))
 
-    train_texts = _train_user_turns(args.folder, manifest)
-    eval_texts = _eval_texts(args.folder, manifest)
+    train_texts = _texts(args.folder, manifest, "train", "messages")
+    # the canonical trigger text is in training rows by design: only held-out texts can leak
+    canonical = {t.text for t in triggers}
+    eval_texts = sorted({*_texts(args.folder, manifest, "eval", "question"),
+                         *_texts(args.folder, manifest, "eval", "variant_text")} - canonical)
     if train_texts and eval_texts:
         corpus = "\0".join(train_texts)
         exact = [t for t in eval_texts if t in corpus]
