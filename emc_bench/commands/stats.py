@@ -66,7 +66,6 @@ def domain_figures(domain: str, library, bandit_sample: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..leakage import check_leakage
     from ..release import read_manifest
     from ..specs import VARIANT_KINDS, load_trigger
     from ..variants import plot_variants, read_variant_table
@@ -108,11 +107,20 @@ def run(args: argparse.Namespace) -> int:
     if train_texts and eval_texts:
         corpus = "\0".join(train_texts)
         exact = [t for t in eval_texts if t in corpus]
-        leakage = check_leakage(eval_texts, train_texts, progress=True)
-        stats["leakage"] = {**leakage.to_dict(), "exact_text_leaks": len(exact)}
+        # leakage by meaning was measured by the build's gate (over the training prompts before
+        # any trigger is placed); the manifest keeps its report
+        by_meaning = manifest.get("similarity", {}).get("leakage")
+        stats["leakage"] = {**(by_meaning if isinstance(by_meaning, dict) else {"leaks": None}),
+                            "exact_text_leaks": len(exact)}
         print()
-        print(leakage.format())
-        print(f"exact-text leaks (an eval text inside a training user turn): {len(exact)}")
+        if isinstance(by_meaning, dict):
+            print(f"leakage by meaning: {by_meaning['leaks']} of {by_meaning['eval_texts']} evaluation texts within "
+                  f"cosine {by_meaning['threshold']} of one of {by_meaning['train_texts']} training prompts")
+            for pair in by_meaning["closest"][:5]:
+                print(f"  {pair['cosine']:.3f}  eval {pair['eval'][:70]!r}  train {pair['train'][:70]!r}")
+        else:
+            print("leakage by meaning: not checked (built with --no-leakage)")
+        print(f"exact-text leaks (a held-out eval text inside a training user turn): {len(exact)}")
 
     if args.plots is not None and triggers:
         args.plots.mkdir(parents=True, exist_ok=True)
