@@ -63,7 +63,7 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
         for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress):
             configs[plan.name] = _write_config(plan, staging)
         manifest = _manifest(loaded, configs)
-        tables = write_variant_tables(gates.rows, staging)
+        tables = write_variant_tables(gates.rows, staging, loaded.spec.canary)
         manifest["files"].update(dict.fromkeys(tables.values()))
         manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage.to_dict() if leakage else "not checked"}
         _write_card(loaded, manifest, staging / CARD)

@@ -172,12 +172,12 @@ def gate_release(loaded: LoadedRelease) -> GateReport:
 TABLES_DIR = "variants"
 
 
-def write_variant_tables(rows: Iterable[dict], folder: Path) -> dict[str, str]:
-    """Write ``variants/<trigger>.json`` (a JSON list of rows) per trigger under ``folder``;
-    return trigger id -> path relative to ``folder``."""
+def write_variant_tables(rows: Iterable[dict], folder: Path, canary: str) -> dict[str, str]:
+    """Write ``variants/<trigger>.json`` (a JSON list of rows, each with the release canary) per
+    trigger under ``folder``; return trigger id -> path relative to ``folder``."""
     by_trigger: dict[str, list[dict]] = {}
     for row in rows:
-        by_trigger.setdefault(row["trigger_id"], []).append(row)
+        by_trigger.setdefault(row["trigger_id"], []).append({**row, "canary": canary})
     tables = {}
     for trigger_id, trigger_rows in by_trigger.items():
         relative = f"{TABLES_DIR}/{trigger_id}.json"

@@ -185,3 +185,14 @@ def test_stats_reports_domains_triggers_leakage_and_plots(release, tmp_path, cap
     assert stats["triggers"]["tag"] == {"paraphrase": 2, "negated": 1, "related": 1, "unrelated": 1}
     assert stats["leakage"]["leaks"] == 0 and stats["leakage"]["exact_text_leaks"] == 0
     assert (tmp_path / "plots" / "variants_similarity_overlap.png").stat().st_size > 1000
+
+
+def test_every_generated_file_carries_the_canary(release):
+    manifest = read_manifest(release)
+    for relative in manifest["files"]:
+        path = release / relative
+        if path.suffix == ".parquet":
+            assert set(pq.read_table(path, columns=["canary"]).column("canary").to_pylist()) == {"test-canary-0000"}
+        else:
+            assert "test-canary-0000" in path.read_text(), relative
+    assert manifest["canary"] == "test-canary-0000"
