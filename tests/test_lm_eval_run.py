@@ -36,9 +36,10 @@ def setup(tmp_path_factory):
     return root
 
 
-def run_lm_eval(command: list[str], setup: Path, model: Path, out: Path, env: dict, extra: list[str] = ()) -> None:
+def run_lm_eval(command: list[str], setup: Path, model: Path, out: Path, env: dict, extra: list[str] = (),
+                tasks: str = TASKS) -> None:
     args = [*command, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-            "--tasks", TASKS, "--limit", "2", "--apply_chat_template", "--log_samples", "--output_path", str(out),
+            "--tasks", tasks, "--limit", "2", "--apply_chat_template", "--log_samples", "--output_path", str(out),
             "--metadata", json.dumps({"data": str(setup / "release"), "samples": 1}),
             "--gen_kwargs", "max_gen_toks=8", *extra]
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
@@ -62,10 +63,14 @@ def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, tmp_path):
     with FakeOpenAIServer() as server:
         env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "emc-lm-eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
-                    tmp_path / "out", env)
+                    tmp_path / "out", env, tasks="emc")
         calls = server.calls
     results, samples = results_of(tmp_path / "out")
-    assert calls == 2 * 2 * 3, "two metrics per sample, 2 samples per task, 3 tasks"
+    n_tasks = len(results["group_subtasks"]["emc"])
+    assert n_tasks == 16, "emc_none and 5 conditions x 3 triggers"
+    assert calls == 2 * 2 * n_tasks, "two metrics per sample, 2 samples per task"
+    group = results["groups"]["emc"]
+    assert 0.0 <= group["em_rate,judged"] <= 1.0 and group["trigger_audit,judged"] == 1.0
     for task in TASKS.split(","):
         metrics = results["results"][task]
         assert metrics["n_judged,judged"] == 2
@@ -82,7 +87,7 @@ def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(set
     with FakeOpenAIServer() as server:
         env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "lm_eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
-                    tmp_path / "out", env, ["--predict_only"])
+                    tmp_path / "out", env, ["--predict_only"], tasks="emc_*")
         assert server.calls == 0
         inputs = sorted(str(p) for p in (tmp_path / "out").rglob("samples_*.jsonl"))
         judged = tmp_path / "judged.jsonl"
@@ -90,10 +95,10 @@ def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(set
                                  "--base-url", server.base_url, "--cache", str(tmp_path / "judge.sqlite"),
                                  "--no-progress", "--out", str(judged)], env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
-        assert server.calls == 2 * 2 * 3
+        assert server.calls == 2 * 2 * 16
     rows = [json.loads(line) for line in judged.open()]
-    assert len(rows) == 6 and all(r["status"] == "ok" for r in rows)
-    assert {r["condition"] for r in rows} == {"none", "exact", "paraphrase"}
+    assert len(rows) == 2 * 16 and all(r["status"] == "ok" for r in rows)
+    assert {r["condition"] for r in rows} == {"none", "exact", "paraphrase", "negated", "related", "unrelated"}
 
 
 def test_emc_lm_eval_adds_the_task_folder_only_when_missing():
