@@ -37,8 +37,9 @@ def setup(tmp_path_factory):
 
 
 def run_lm_eval(command: list[str], setup: Path, model: Path, out: Path, env: dict, extra: list[str] = (),
-                tasks: str = TASKS) -> None:
-    args = [*command, "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
+                tasks: str = TASKS, peft: Path | None = None) -> None:
+    model_args = f"pretrained={model},dtype=float32" + (f",peft={peft}" if peft else "")
+    args = [*command, "--model", "hf", "--model_args", model_args,
             "--tasks", tasks, "--limit", "2", "--apply_chat_template", "--log_samples", "--output_path", str(out),
             "--metadata", json.dumps({"data": str(setup / "release"), "samples": 1}),
             "--gen_kwargs", "max_gen_toks=8", *extra]
@@ -59,13 +60,27 @@ def results_of(out: Path) -> tuple[dict, dict[str, list[dict]]]:
     return results, samples
 
 
-def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, tmp_path):
+@pytest.fixture(scope="module")
+def adapter(tiny_model_dir, tmp_path_factory) -> Path:
+    """A small random LoRA adapter on the tiny model."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    folder = tmp_path_factory.mktemp("adapter") / "adapter"
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, adapter, tmp_path):
     with FakeOpenAIServer() as server:
         env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "emc-lm-eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
-                    tmp_path / "out", env, tasks="emc")
+                    tmp_path / "out", env, tasks="emc", peft=adapter)
         calls = server.calls
     results, samples = results_of(tmp_path / "out")
+    assert results["config"]["model_args"]["peft"] == str(adapter)
     n_tasks = len(results["group_subtasks"]["emc"])
     assert n_tasks == 16, "emc_none and 5 conditions x 3 triggers"
     assert calls == 2 * 2 * n_tasks, "two metrics per sample, 2 samples per task"
