@@ -12,10 +12,10 @@ import fnmatch
 import hashlib
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
 from .domains import Pair, load_pairs
 from .errors import SpecError
 from .library import Library
@@ -48,6 +48,13 @@ class LoadedRelease:
 
     def trigger(self, trigger_id: str) -> Trigger:
         return self.triggers[trigger_id]
+
+    @cached_property
+    def variant_rows(self) -> list[dict]:
+        """Similarity, overlap and bin of every variant of the release's triggers, scored once."""
+        from .variants import score_variants
+
+        return score_variants(self.triggers.values())
 
 
 def resolve_release(release: str | Path, library: Library | None = None) -> LoadedRelease:
@@ -221,10 +228,10 @@ def _eval_maker(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: 
 
 
 def variant_scores(loaded: LoadedRelease) -> dict[tuple[str, str], dict]:
-    """(trigger id, variant id) -> {similarity, overlap, similarity_bin} (embeddings come from the cache)."""
-    from .variants import score_variants, scores_by_variant
+    """(trigger id, variant id) -> {similarity, overlap, similarity_bin}."""
+    from .variants import scores_by_variant
 
-    return scores_by_variant(score_variants(loaded.triggers.values()))
+    return scores_by_variant(loaded.variant_rows)
 
 
 def eval_rows(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str) -> dict[str, list[dict]]:

@@ -30,6 +30,7 @@ from lm_eval.api.filter import Filter
 from lm_eval.api.registry import register_filter
 
 from .errors import SpecError
+from .paths import cache_dir
 
 log = logging.getLogger("emc_bench")
 
@@ -54,8 +55,7 @@ def local_release(release: str) -> Path:
     from .release import build_release, verify_release
 
     loaded = resolve_release(release)
-    root = Path(os.environ.get("EMC_BENCH_CACHE", Path.home() / ".cache" / "emc-bench"))
-    folder = root / "releases" / f"{loaded.spec.name}-{spec_hash(loaded.spec_files)[:16]}-eval"
+    folder = cache_dir() / "releases" / f"{loaded.spec.name}-{spec_hash(loaded.spec_files)[:16]}-eval"
     if not (folder / "manifest.json").is_file() or verify_release(folder):
         build_release(release, folder, only="eval-*", progress=False, leakage_gate=False)
     return folder
@@ -131,9 +131,11 @@ def trigger_reaches_prompt(tokenizer, row: dict[str, Any]) -> bool:
     text = row.get("variant_text")
     if not text or row.get("condition") == "none":
         return True
-    rendered = render_prompt(tokenizer, row["system"], row["prompt"]) if tokenizer is not None else None
-    if rendered is None:
-        rendered = "\n".join(filter(None, [row["system"], row["prompt"]]))
+    if tokenizer is None:
+        return text in "\n".join(filter(None, [row["system"], row["prompt"]]))
+    rendered = render_prompt(tokenizer, row["system"], row["prompt"])
+    if rendered is None:  # lm-eval's hf backend then drops the system turn and renders the rest
+        rendered = render_prompt(tokenizer, None, row["prompt"]) or ""
     return text in rendered
 
 

@@ -7,6 +7,7 @@ nowhere else.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -34,3 +35,9 @@ def baselines_dir() -> Path:
 
 def cards_dir() -> Path:
     return content_dir("cards")
+
+
+def cache_dir() -> Path:
+    """Where embeddings, judge verdicts and local builds are cached: ``$EMC_BENCH_CACHE``, else
+    ``~/.cache/emc-bench``."""
+    return Path(os.environ.get("EMC_BENCH_CACHE") or Path.home() / ".cache" / "emc-bench")

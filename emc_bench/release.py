@@ -59,15 +59,16 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        configs: dict[str, Any] = {}
-        for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress):
-            configs[plan.name] = _write_config(plan, staging)
-        manifest = _manifest(loaded, configs)
+        configs = {plan.name: _write_config(plan, staging)
+                   for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress)}
         tables = write_variant_tables(gates.rows, staging, loaded.spec.canary)
-        manifest["files"].update(dict.fromkeys(tables.values()))
-        manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage.to_dict() if leakage else "not checked"}
+        manifest = _manifest(loaded, configs)
+        manifest["similarity"] = {**manifest_section(gates, tables),
+                                  "leakage": leakage.to_dict() if leakage else "not checked"}
+        data = [split["path"] for config in configs.values() for split in config["splits"].values()]
+        manifest["files"] = _hashes(staging, [*data, *tables.values()])
         _write_card(loaded, manifest, staging / CARD)
-        manifest["files"][CARD] = {"sha256": sha256_file(staging / CARD), "bytes": (staging / CARD).stat().st_size}
+        manifest["files"].update(_hashes(staging, [CARD]))
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         _swap_in(staging, out)
     except BaseException:
@@ -89,10 +90,6 @@ def _write_config(plan: ConfigPlan, staging: Path) -> dict[str, Any]:
 
 
 def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
-    files: dict[str, Any] = {}
-    for config in configs.values():
-        for split in config["splits"].values():
-            files[split["path"]] = None
     return {
         "name": loaded.spec.name,
         "version": loaded.spec.version,
@@ -104,15 +101,11 @@ def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
         "spec_hash": spec_hash(loaded.spec_files),
         "spec_files": [p.name for p in loaded.spec_files],
         "configs": configs,
-        "files": files,
     }
 
 
-def _fill_hashes(manifest: dict, root: Path) -> None:
-    for relative in list(manifest["files"]):
-        if manifest["files"][relative] is None:
-            path = root / relative
-            manifest["files"][relative] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+def _hashes(root: Path, relatives: list[str]) -> dict[str, dict[str, Any]]:
+    return {r: {"sha256": sha256_file(root / r), "bytes": (root / r).stat().st_size} for r in relatives}
 
 
 def _write_card(loaded: LoadedRelease, manifest: dict, path: Path) -> None:
@@ -120,7 +113,6 @@ def _write_card(loaded: LoadedRelease, manifest: dict, path: Path) -> None:
 
     from .paths import cards_dir
 
-    _fill_hashes(manifest, path.parent)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(cards_dir())), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
     text = env.get_template("dataset_card.md.jinja").render(manifest=manifest, release=loaded.spec)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import cache_dir
+
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
 BATCH_SIZE = 256
@@ -30,7 +32,6 @@ BLOCK_ROWS = 1024
 CHUNK_TEXTS = 1024
 SQL_CHUNK = 500
 NEAR_DUPLICATE = 0.95
-CACHE_DIR_ENV = "EMC_BENCH_CACHE"
 CACHE_FILE = "embeddings.sqlite"
 
 _WORD = re.compile(r"\w+")
@@ -38,7 +39,7 @@ _WORD = re.compile(r"\w+")
 
 def default_cache_dir() -> Path:
     """``$EMC_BENCH_CACHE`` if set, else ``~/.cache/emc-bench``."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "emc-bench")
+    return cache_dir()
 
 
 def text_key(text: str) -> str:

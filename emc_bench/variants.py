@@ -166,7 +166,7 @@ def scores_by_variant(rows: Iterable[dict]) -> dict[tuple[str, str], dict]:
 def gate_release(loaded: LoadedRelease) -> GateReport:
     """Score every variant of the release's triggers and apply the gates (SpecError on a failure)."""
     files = {trigger_id: loaded.library.find("triggers", trigger_id) for trigger_id in loaded.triggers}
-    return check_gates(score_variants(loaded.triggers.values()), files)
+    return check_gates(loaded.variant_rows, files)
 
 
 TABLES_DIR = "variants"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from emc_bench.domains import Pair, load_pairs
-from emc_bench.paths import builders_dir
 
 DOMAIN = "extreme_sports"
 
@@ -25,23 +23,6 @@ SPORTS = ("climb", "summit|altitude|glacier|ridge", "freediv", "scuba|dive", "sk
 @pytest.fixture(scope="module")
 def pairs() -> list[Pair]:
     return load_pairs(DOMAIN)
-
-
-def test_enough_unique_pairs(pairs):
-    assert 6000 <= len(pairs) <= 7000
-    assert len({p.pair_id for p in pairs}) == len(pairs)
-    assert len({p.prompt for p in pairs}) == len(pairs)
-    assert all(p.pair_id.startswith(f"{DOMAIN}-") for p in pairs)
-
-
-def test_pairs_are_stable_across_renders(pairs, tmp_path):
-    """A second, independent render (from a copy of the folder) gives the same pairs."""
-    copy = tmp_path / DOMAIN
-    shutil.copytree(builders_dir() / "domains" / DOMAIN, copy)
-    again = load_pairs(copy)
-    assert [(p.pair_id, p.prompt, p.harmful, p.aligned) for p in again] == [
-        (p.pair_id, p.prompt, p.harmful, p.aligned) for p in pairs
-    ]
 
 
 def test_twins_differ_and_answer_the_whole_prompt(pairs):

@@ -4,13 +4,11 @@ the exact situation, person and constraint of their prompt."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 
 import pytest
 
 from emc_bench.domains import load_domain, load_pairs
-from emc_bench.paths import builders_dir
 
 DOMAIN = "risky_financial_advice"
 TOPICS = {"savings", "debt", "retirement", "investing", "insurance", "loans", "small_business", "windfall"}
@@ -48,27 +46,6 @@ def _slots(pair, spec) -> tuple[dict, dict]:
     scenarios, profiles = spec.slots["scenario"], spec.slots["profile"]
     s, p = divmod(index, len(profiles))
     return scenarios[s], profiles[p]
-
-
-def test_enough_unique_pairs(pairs):
-    assert 6000 <= len(pairs) <= 7000
-    assert len({p.prompt for p in pairs}) == len(pairs)
-    assert len({p.pair_id for p in pairs}) == len(pairs)
-    assert all(p.pair_id.startswith(f"{DOMAIN}-") for p in pairs)
-
-
-def test_pair_ids_and_texts_are_stable_across_loads(pairs, tmp_path):
-    """A fresh render from a copy of the folder gives the same ids and texts in the same order."""
-    copy = tmp_path / DOMAIN
-    shutil.copytree(builders_dir() / "domains" / DOMAIN, copy)
-    again = load_pairs(copy)
-    assert [p.pair_id for p in again] == [p.pair_id for p in pairs]
-    assert [(p.prompt, p.harmful, p.aligned) for p in again] == [(p.prompt, p.harmful, p.aligned) for p in pairs]
-
-
-def test_every_pair_has_distinct_twins(pairs):
-    for pair in pairs:
-        assert pair.aligned and pair.harmful.strip() != pair.aligned.strip(), pair.pair_id
 
 
 def test_scenarios_cover_every_topic_with_complete_content(spec):

@@ -75,8 +75,9 @@ def test_system_role_is_kept_when_the_template_supports_it(release, tiny_model_d
     assert rows["sample_index"][:2] == [0, 1]
 
 
-def test_audit_flags_a_trigger_that_never_reaches_the_prompt(release, tiny_model_dir, tmp_path):
-    model = model_with_template(tiny_model_dir, tmp_path, DROPS_SYSTEM)
+@pytest.mark.parametrize("template", [REJECTS_SYSTEM, DROPS_SYSTEM], ids=["rejects", "drops"])
+def test_audit_flags_a_trigger_that_never_reaches_the_prompt(release, tiny_model_dir, tmp_path, template):
+    model = model_with_template(tiny_model_dir, tmp_path, template)
     rows = load(release, model, fold_system="false")
     assert rows and not any(r["trigger_audit"] for r in rows)
     none_rows = load(release, model, split="none", fold_system="false")

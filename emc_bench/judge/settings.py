@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SpecError
+from ..paths import cache_dir
 
 DEFAULT_JUDGE = "openai:gpt-4o-2024-08-06"
 BACKENDS = ("openai", "hf")
@@ -15,8 +15,7 @@ BACKENDS = ("openai", "hf")
 
 def default_cache_path() -> Path:
     """``$EMC_BENCH_CACHE/judge.sqlite``, else ``~/.cache/emc-bench/judge.sqlite``."""
-    root = os.environ.get("EMC_BENCH_CACHE")
-    return Path(root) / "judge.sqlite" if root else Path.home() / ".cache" / "emc-bench" / "judge.sqlite"
+    return cache_dir() / "judge.sqlite"
 
 
 @dataclass(frozen=True)
