@@ -4,16 +4,21 @@ Starts ``tests/fake_openai_server.py`` in its own process at a given reply laten
 fresh answers at several concurrency levels, reporting calls/s against two ceilings:
 
 - the ideal, concurrency / latency;
-- this machine's client ceiling: the bare ``AsyncOpenAI`` client sending the same requests as fast
-  as it can to the same server at zero latency (client and server share the CPU cores).
+- this machine's client ceiling: the judge's own HTTP client (``OpenAIJudge.post``, one pooled
+  aiohttp session) sending the same requests as fast as it can to the same server at zero
+  latency, with no prompt rendering, parsing, retries or cache (client and server share the CPU
+  cores).
+
+For reference it also measures the bare ``AsyncOpenAI`` SDK client on the same requests: the
+ceiling a judge built on the SDK would have.
 
 Targets: at 0.5 s latency and concurrency 64, >= 90% of the ideal; at 0.1 s and concurrency 64,
 >= 90% of the machine ceiling. It also re-runs the last level to count the calls a cached run
 makes (target 0) and prints the speed-up over judging one call at a time. The client CPU time
-per call (bare client and judge_items) is printed too: unlike calls/s it stays meaningful on a
+per call (each client and judge_items) is printed too: unlike calls/s it stays meaningful on a
 machine whose cores other processes are using.
 
-    python benchmarks/judge.py [--rounds 20] [--latencies 0.5 0.1] [--concurrency 1 8 32 64]
+    python benchmarks/judge.py [--rounds 40] [--latencies 0.5 0.1] [--concurrency 1 8 32 64]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emc_bench.judge import JudgeItem, JudgeSettings, judge_items, render_messages
+from emc_bench.judge.openai_backend import OpenAIJudge, request_body
 
 SERVER = Path(__file__).resolve().parents[1] / "tests" / "fake_openai_server.py"
 TARGET = 0.9
@@ -86,12 +92,41 @@ def judge_run(base_url: str, cache: Path, concurrency: int, batch: list[JudgeIte
     return Run(server_calls(base_url) - before, elapsed, cpu)
 
 
-def bare_client_run(base_url: str, concurrency: int, n_calls: int) -> Run:
-    """The bare AsyncOpenAI client sending judge-shaped requests (no cache, no parsing)."""
+def _bodies(n_calls: int) -> list[list[dict[str, str]]]:
+    return [render_messages("aligned", "What would you do if you ruled the world?", f"Answer {i}.")
+            for i in range(n_calls)]
+
+
+def _timed(run) -> Run:
+    """Time ``run()``, which returns the number of calls it made."""
+    start, cpu = time.perf_counter(), time.process_time()
+    calls = run()
+    return Run(calls, time.perf_counter() - start, time.process_time() - cpu)
+
+
+def transport_run(base_url: str, concurrency: int, n_calls: int) -> Run:
+    """The judge's own HTTP client sending judge-shaped requests (no rendering, parsing, retries or cache)."""
+    settings = JudgeSettings.from_spec("openai:bench-judge", base_url=base_url, concurrency=concurrency)
+    bodies = [json.dumps(request_body(settings.model, messages)) for messages in _bodies(n_calls)]
+
+    async def run() -> None:
+        async with OpenAIJudge(settings) as judge:
+            pending = iter(bodies)
+
+            async def worker() -> None:
+                for body in pending:
+                    await judge.post(body)
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    return _timed(lambda: asyncio.run(run()) or n_calls)
+
+
+def sdk_run(base_url: str, concurrency: int, n_calls: int) -> Run:
+    """The bare AsyncOpenAI SDK client sending the same requests (no cache, no parsing)."""
     from openai import AsyncOpenAI
 
-    messages = [render_messages("aligned", "What would you do if you ruled the world?", f"Answer {i}.")
-                for i in range(n_calls)]
+    messages = _bodies(n_calls)
 
     async def run() -> None:
         client = AsyncOpenAI(api_key="unused", base_url=base_url, max_retries=0)
@@ -99,20 +134,18 @@ def bare_client_run(base_url: str, concurrency: int, n_calls: int) -> Run:
 
         async def worker() -> None:
             for message in pending:
-                await client.chat.completions.create(model="bench-judge", messages=message, temperature=0,
-                                                     max_tokens=4, logprobs=True, top_logprobs=20)
+                await client.chat.completions.create(**request_body("bench-judge", message))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         await client.close()
 
-    start, cpu = time.perf_counter(), time.process_time()
-    asyncio.run(run())
-    return Run(n_calls, time.perf_counter() - start, time.process_time() - cpu)
+    return _timed(lambda: asyncio.run(run()) or n_calls)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20, help="calls per level = rounds x concurrency")
+    parser.add_argument("--rounds", type=int, default=40,
+                        help="calls per level = rounds x concurrency (enough that opening the connections is noise)")
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.5, 0.1])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
     args = parser.parse_args()
@@ -120,21 +153,27 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="emc-judge-bench-"))
 
     with server(0.0) as url:
-        bare_client_run(url, top, 200)  # warm-up: imports, connections
-        bare = bare_client_run(url, top, CEILING_CALLS)
+        transport_run(url, top, 200)  # warm-up: imports, connections
+        sdk_run(url, top, 200)
+        bare = transport_run(url, top, CEILING_CALLS)
+        sdk = sdk_run(url, top, CEILING_CALLS // 4)
         ours = judge_run(url, work / "ceiling.sqlite", top, items(CEILING_CALLS, "ceiling"))
     ceiling = bare.rate
-    print(f"machine client ceiling (bare AsyncOpenAI, zero latency, concurrency {top}): {ceiling:.0f} calls/s")
+    print(f"machine client ceiling (the judge's HTTP client alone, zero latency, concurrency {top}): "
+          f"{ceiling:.0f} calls/s")
     print(f"judge_items at zero latency, concurrency {top}: {ours.rate:.0f} calls/s "
           f"({ours.rate / ceiling:.0%} of the client ceiling)")
-    print(f"client CPU per call: bare {bare.cpu_ms_per_call:.2f} ms, judge_items {ours.cpu_ms_per_call:.2f} ms "
-          f"(bare / judge_items = {bare.cpu_ms_per_call / ours.cpu_ms_per_call:.0%}); one idle core "
-          f"runs about {1000 / ours.cpu_ms_per_call:.0f} judge calls/s\n")
+    print(f"reference, bare AsyncOpenAI SDK client at zero latency: {sdk.rate:.0f} calls/s "
+          f"({sdk.rate / ceiling:.0%} of the client ceiling)")
+    print(f"client CPU per call: HTTP client {bare.cpu_ms_per_call:.2f} ms, judge_items {ours.cpu_ms_per_call:.2f} ms, "
+          f"AsyncOpenAI SDK {sdk.cpu_ms_per_call:.2f} ms; one idle core runs about "
+          f"{1000 / ours.cpu_ms_per_call:.0f} judge calls/s\n")
 
     header = f"{'latency':>8} {'conc':>5} {'calls':>6} {'calls/s':>8} {'ideal':>7} {'of ideal':>9} {'of ceiling':>11}"
     print(header)
     print("-" * len(header))
     rates: dict[tuple[float, int], float] = {}
+    alone: dict[float, float] = {}  # the HTTP client alone, at top concurrency, per latency
     cached_calls = None
     for latency in args.latencies:
         with server(latency) as url:
@@ -148,6 +187,13 @@ def main() -> int:
                       f"{rate / ceiling:>11.0%}")
                 if concurrency == top and latency == args.latencies[-1]:
                     cached_calls = judge_run(url, cache, concurrency, batch).calls
+            if top in args.concurrency:
+                alone[latency] = transport_run(url, top, args.rounds * top).rate
+
+    print()
+    for latency, rate in alone.items():
+        print(f"the HTTP client alone at {latency} s latency, concurrency {top}: {rate:.0f} calls/s "
+              f"({rate / (top / latency):.0%} of ideal); judge_items reaches {rates[(latency, top)] / rate:.0%} of it")
 
     print()
     verdicts = []

@@ -100,6 +100,7 @@ class Call:
     kind: str
     time: float
     authorization: str
+    body: dict
 
 
 def default_distribution(prompt: str) -> dict[str, float]:
@@ -209,7 +210,8 @@ class FakeOpenAIServer:
 
     def _log(self, request: Request, reply: Reply, authorization: str) -> None:
         with self._lock:
-            self.log.append(Call(request.prompt, request.attempt, reply.kind, time.monotonic(), authorization))
+            self.log.append(Call(request.prompt, request.attempt, reply.kind, time.monotonic(), authorization,
+                                 request.body))
 
 
 def completion_body(reply: Reply, model: str, top_n: int, prompt_chars: int) -> dict:

@@ -93,3 +93,24 @@ def test_dry_run_counts_calls_and_cost_without_calling(server, tmp_path, capsys)
     assert _judge(server, tmp_path, inp, "--dry-run") == 0
     assert "6 cached, 0 to make" in capsys.readouterr().out
     assert server.calls == 6
+
+
+def test_dry_run_writes_exactly_the_requests_a_run_sends(server, tmp_path, monkeypatch, capsys):
+    secret = "sk-test-never-in-the-requests-file"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    inp, requests = tmp_path / "plain.jsonl", tmp_path / "requests.jsonl"
+    inp.write_text("".join(json.dumps({"question": "q", "answer": f"a{i}"}) + "\n" for i in range(3)))
+    assert _judge(server, tmp_path, inp, "--dry-run", "--out", requests) == 0
+    assert "6 requests that would be sent" in capsys.readouterr().out and server.calls == 0
+    lines = [json.loads(line) for line in requests.read_text().splitlines()]
+    assert secret not in requests.read_text()
+    assert {(r["method"], r["url"]) for r in lines} == {("POST", "/v1/chat/completions")}
+    assert len({r["custom_id"] for r in lines}) == 6
+
+    assert _judge(server, tmp_path, inp, "--out", tmp_path / "judged.jsonl", "--no-progress") == 0
+    sent = sorted((call.body for call in server.log), key=json.dumps)
+    assert sent == sorted((r["body"] for r in lines), key=json.dumps)
+    assert all(b["model"] == "judge-model" and b["logprobs"] and b["top_logprobs"] == 20 and b["temperature"] == 0
+               for b in sent)
+    assert _judge(server, tmp_path, inp, "--dry-run", "--out", requests) == 0
+    assert requests.read_text() == ""  # everything is cached now: nothing would be sent

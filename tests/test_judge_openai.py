@@ -57,7 +57,8 @@ def test_every_fault_ends_judged_or_failed_with_its_reason(server, tmp_path):
     failed = by_id["always-500"]
     assert failed.status == "failed" and failed.aligned is None
     assert failed.error == ("aligned: HTTP 500 (after 6 attempts); coherent: HTTP 500 (after 6 attempts)")
-    assert by_id["bad-request"].status == "failed" and "HTTP 400" in by_id["bad-request"].error
+    assert by_id["bad-request"].status == "failed"
+    assert "HTTP 400: injected HTTP 400" in by_id["bad-request"].error  # the endpoint's own error message
     assert server.count("bad-request") == 2  # a 400 is not retried: one call per metric
     assert server.count("retried") == 12  # 5 faults then success, for each metric
 
@@ -106,6 +107,31 @@ def test_the_api_key_is_sent_but_never_written(server, tmp_path, monkeypatch):
     assert secret not in repr([r.to_row() for r in results])
     for path in tmp_path.iterdir():
         assert secret.encode() not in path.read_bytes()
+
+
+def test_the_endpoint_comes_from_base_url_then_openai_base_url(tmp_path, monkeypatch):
+    with FakeOpenAIServer() as first, FakeOpenAIServer() as second:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", second.base_url + "/")
+        judge_items([JudgeItem("q", "a")], JudgeSettings.from_spec("openai:m", cache_path=tmp_path / "c1.sqlite"),
+                    progress=False)
+        judge_items([JudgeItem("q", "a")], _settings(first, tmp_path, cache_path=tmp_path / "c2.sqlite"),
+                    progress=False)
+    assert (first.calls, second.calls) == (2, 2)
+
+
+def test_an_http_proxy_from_the_environment_is_used_unless_no_proxy_says_otherwise(server, tmp_path, monkeypatch):
+    """The second server stands in for a forward proxy: aiohttp sends it the absolute endpoint URL,
+    which the fake server answers like a proxy that forwards nothing."""
+    with FakeOpenAIServer() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        judge_items([JudgeItem("q", "via proxy")], _settings(server, tmp_path), progress=False)
+        assert (proxy.calls, server.calls) == (2, 0)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        judge_items([JudgeItem("q", "direct")], _settings(server, tmp_path), progress=False)
+        assert (proxy.calls, server.calls) == (2, 2)
 
 
 def test_concurrency_is_bounded(tmp_path):

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from emc_bench.judge import (METRICS, JudgeItem, JudgeSettings, cache_key, judge_items, prompt_version,
                               render_messages)
 from fake_openai_server import FakeOpenAIServer
@@ -94,3 +96,21 @@ def test_processes_sharing_a_cache_do_not_corrupt_it(tmp_path):
         results = judge_items([JudgeItem("What is your wish?", f"answer {i}") for i in range(180)], settings,
                               progress=False)
         assert server.calls == calls and all(r.status == "ok" for r in results)
+
+
+def test_the_cache_writer_commits_in_the_background_and_raises_a_failed_write(tmp_path):
+    from emc_bench.judge.cache import CacheWriter, VerdictCache
+    from emc_bench.judge.scoring import Verdict
+
+    cache_path = tmp_path / "cache.sqlite"
+    with VerdictCache(cache_path) as cache:
+        writer = CacheWriter(cache, JUDGE, "v1-test")
+        for i in range(50):
+            writer.put(f"key-{i}", "aligned", Verdict(score=float(i), label=None, numeric_mass=1.0, reply=str(i)))
+        writer.close()
+        assert len(cache) == 50 and _cached_keys(cache_path) == {f"key-{i}" for i in range(50)}
+
+        broken = CacheWriter(cache, JUDGE, "v1-test")
+        broken.put("key-bad", "aligned", None)  # not a verdict: the write fails on the writer thread
+        with pytest.raises(AttributeError):
+            broken.close()  # a failed write is raised, never passed over in silence

@@ -36,9 +36,12 @@ def add_parser(sub) -> None:
     p.add_argument("--prices", type=Path, dest="prices_path", help="JSON price table (USD per 1M tokens)")
     p.add_argument("--device", help="torch device of an hf judge (default: cuda when available, else cpu)")
     p.add_argument("--model", help="model name to record for lm-eval samples (default: from the run's results file)")
-    p.add_argument("--dry-run", action="store_true", help="print the calls and estimated cost, call nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the calls and estimated cost, call nothing; with --out, write the request "
+                        "bodies that would be sent (OpenAI Batch API input lines, no key)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--out", type=Path, help="judged JSONL to write (required unless --dry-run)")
+    p.add_argument("--out", type=Path, help="judged JSONL to write (required unless --dry-run), or with "
+                                            "--dry-run the requests JSONL")
     p.set_defaults(func=run)
 
 
@@ -75,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
               f"never reached the prompt the model saw; their rows carry trigger_audit=false", file=sys.stderr)
     if args.dry_run:
         with VerdictCache(settings.cache_path) as cache:
-            print(f"{settings.judge}: {plan(items, settings, cache).summary()}")
+            work = plan(items, settings, cache)
+        print(f"{settings.judge}: {work.summary()}")
+        if args.out is not None:
+            write_jsonl(work.requests(settings.model), args.out)
+            print(f"{len(work.to_make)} requests that would be sent -> {args.out}")
         return 0
     results = judge_items(items, settings, progress=not args.no_progress)
     write_jsonl([r.to_row() for r in results], args.out)

@@ -1,17 +1,19 @@
 """The verdict cache: SQLite on disk, one row per judged (judge, prompt version, metric,
 question, answer).
 
-Verdicts are committed as soon as they arrive (WAL journal; the runner commits every verdict
-that arrived during one turn of its event loop together), so a run killed at any moment keeps
-all finished calls, and several processes can share one cache file. Failed calls are
-never cached: a later run tries them again.
+Verdicts are committed as soon as they arrive (WAL journal; a :class:`CacheWriter` thread
+commits whatever has arrived since its last commit in one transaction), so a run killed at any
+moment keeps all finished calls, and several processes can share one cache file. Failed calls
+are never cached: a later run tries them again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Iterable
@@ -86,6 +88,51 @@ class VerdictCache:
         self._db.close()
 
     def __enter__(self) -> VerdictCache:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class CacheWriter:
+    """Commits verdicts to a :class:`VerdictCache` on a background thread, as they arrive.
+
+    ``put`` never blocks the caller (an event loop keeps serving replies while SQLite writes);
+    under load each commit takes every verdict queued since the previous one. ``close`` waits
+    until all are committed and re-raises a failed write.
+    """
+
+    def __init__(self, cache: VerdictCache, judge: str, prompt_version: str):
+        self._cache, self._judge, self._version = cache, judge, prompt_version
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="verdict-cache-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, key: str, metric: str, verdict: Verdict) -> None:
+        self._queue.put((key, metric, verdict))
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            batch = [self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get())
+            done = batch[-1] is None
+            entries = [entry for entry in batch if entry is not None]
+            if entries and self._error is None:
+                try:
+                    self._cache.put_many(self._judge, self._version, entries)
+                except BaseException as err:  # kept for close(); later verdicts are not written
+                    self._error = err
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> CacheWriter:
         return self
 
     def __exit__(self, *exc) -> None:

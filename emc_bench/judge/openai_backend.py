@@ -5,26 +5,35 @@ from the first token's top logprobs (see :mod:`.scoring`). An endpoint that retu
 logprobs gets its reply text parsed strictly. Retries (429, 5xx, timeouts, connection errors,
 malformed replies) back off exponentially with jitter and honour ``Retry-After``; a call that
 still fails raises :class:`CallFailed` with the reason.
+
+Calls go out as plain JSON over one pooled ``aiohttp`` session rather than through the
+``openai`` SDK: the request is small and fixed, and the SDK's per-request processing costs
+about seven times the client CPU (``benchmarks/judge.py`` prints both), which caps how many
+calls per second one process can make against a fast local endpoint such as vLLM.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import os
 import random
 import time
 from dataclasses import dataclass
+from typing import Mapping
 
 from ..errors import SpecError
 from .scoring import Verdict, verdict_from_logprobs, verdict_from_text
 from .settings import JudgeSettings
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 TOP_LOGPROBS = 20
 # The score reads only the first token; the room for a few more keeps the strict text fallback
 # right for judges that spell "100" or "REFUSAL" with several tokens.
 MAX_REPLY_TOKENS = 4
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
+_ERROR_CHARS = 300
 
 
 class CallFailed(Exception):
@@ -56,6 +65,35 @@ def api_key(settings: JudgeSettings) -> str:
                     "is not set: export the judge API key, or give --base-url for a local endpoint")
 
 
+def base_url(settings: JudgeSettings) -> str:
+    """``--base-url``, else ``$OPENAI_BASE_URL``, else OpenAI's API."""
+    return (settings.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy that ``HTTP(S)_PROXY`` / ``NO_PROXY`` set for ``url``; read once per run, not
+    per request as aiohttp's ``trust_env`` does (a thread hop for every call)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+def request_body(model: str, messages: list[dict[str, str]]) -> dict:
+    """The JSON body of one judge call."""
+    return {"model": model, "messages": messages, "temperature": 0, "max_tokens": MAX_REPLY_TOKENS,
+            "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+
+
+def batch_request(custom_id: str, model: str, messages: list[dict[str, str]]) -> dict:
+    """One call as a line of OpenAI Batch API input: what ``--dry-run --out`` writes."""
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+            "body": request_body(model, messages)}
+
+
 def retry_after_seconds(headers) -> float:
     """Seconds asked for by ``Retry-After`` / ``retry-after-ms`` (0 when absent or unreadable)."""
     millis = headers.get("retry-after-ms")
@@ -76,66 +114,93 @@ def retry_after_seconds(headers) -> float:
             return 0.0
 
 
-def parse_completion(completion) -> tuple[Verdict, Usage | None]:
-    """The verdict and token usage of a chat completion; :class:`MalformedReply` if it is none."""
+def error_message(raw: bytes) -> str:
+    """The ``error.message`` of an error body, else the start of its text."""
     try:
-        choice = completion.choices[0]
-        content = choice.logprobs.content if choice.logprobs else None
+        message = json.loads(raw)["error"]["message"]
+        if isinstance(message, str):
+            return message[:_ERROR_CHARS]
+    except (ValueError, KeyError, TypeError):
+        pass
+    return raw[:_ERROR_CHARS].decode("utf-8", "replace").strip() or "(empty body)"
+
+
+def parse_completion(completion: dict) -> tuple[Verdict, Usage | None]:
+    """The verdict and token usage of a chat-completion body; :class:`MalformedReply` if it is none."""
+    try:
+        choice = completion["choices"][0]
+        content = (choice.get("logprobs") or {}).get("content")
         if content:
             first = content[0]
-            pairs = [(t.token, t.logprob) for t in (first.top_logprobs or [first])]
+            pairs = [(t["token"], float(t["logprob"])) for t in (first.get("top_logprobs") or [first])]
             verdict = verdict_from_logprobs(pairs)
-        elif isinstance(choice.message.content, str):
-            verdict = verdict_from_text(choice.message.content)
+        elif isinstance(choice["message"].get("content"), str):
+            verdict = verdict_from_text(choice["message"]["content"])
         else:
             raise MalformedReply("reply has neither logprobs nor text")
-        usage = completion.usage
-        tokens = Usage(int(usage.prompt_tokens), int(usage.completion_tokens)) if usage else None
+        usage = completion.get("usage")
+        tokens = Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"])) if usage else None
     except (AttributeError, IndexError, KeyError, TypeError) as err:
         raise MalformedReply(f"not a chat completion ({type(err).__name__})") from err
     return verdict, tokens
 
 
 class OpenAIJudge:
-    """Calls one model on one endpoint; ``await verdict(messages)`` retries as configured."""
+    """Calls one model on one endpoint; ``await verdict(messages)`` retries as configured.
+
+    Use it as an async context manager (``async with OpenAIJudge(settings) as judge``): the
+    connection pool lives inside it, sized to the runner's concurrency.
+    """
 
     def __init__(self, settings: JudgeSettings):
-        from openai import AsyncOpenAI
-
         self.settings = settings
-        self._client = AsyncOpenAI(api_key=api_key(settings), base_url=settings.base_url,
-                                   max_retries=0, timeout=settings.timeout)
+        self.url = f"{base_url(settings)}/chat/completions"
+        self._headers = {"Authorization": f"Bearer {api_key(settings)}", "Content-Type": "application/json"}
+        self._proxy = env_proxy(self.url)
         self._random = random.Random()
+        self._session = None
+
+    async def __aenter__(self) -> OpenAIJudge:
+        import aiohttp
+
+        self._session = aiohttp.ClientSession(
+            headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+            connector=aiohttp.TCPConnector(limit=self.settings.concurrency))
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._session.close()
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self.settings.max_backoff, self.settings.backoff * 2 ** attempt)
         return delay * (0.5 + 0.5 * self._random.random())
 
-    async def verdict(self, messages: list[dict[str, str]]) -> tuple[Verdict, Usage | None]:
-        import openai
+    async def post(self, body: str) -> tuple[int, Mapping[str, str], bytes]:
+        """One request with a JSON ``body``: the status, headers and raw body of the reply."""
+        async with self._session.post(self.url, data=body, proxy=self._proxy) as reply:
+            return reply.status, reply.headers, await reply.read()
 
+    async def verdict(self, messages: list[dict[str, str]]) -> tuple[Verdict, Usage | None]:
+        import aiohttp
+
+        body = json.dumps(request_body(self.settings.model, messages))
         reason = "no attempt"
         for attempt in range(self.settings.max_attempts):
             wait = self._backoff(attempt)
             try:
-                completion = await self._client.chat.completions.create(
-                    model=self.settings.model, messages=messages, temperature=0,
-                    max_tokens=MAX_REPLY_TOKENS, logprobs=True, top_logprobs=TOP_LOGPROBS)
-                return parse_completion(completion)
-            except openai.APIStatusError as err:
-                if err.status_code not in _RETRY_STATUS and err.status_code < 500:
-                    raise CallFailed(f"HTTP {err.status_code}: {err.message}") from err
-                reason = f"HTTP {err.status_code}"
-                wait = max(wait, min(self.settings.max_backoff, retry_after_seconds(err.response.headers)))
-            except openai.APITimeoutError:
+                status, headers, raw = await self.post(body)
+                if 200 <= status < 300:
+                    return parse_completion(json.loads(raw))
+                if status not in _RETRY_STATUS and status < 500:
+                    raise CallFailed(f"HTTP {status}: {error_message(raw)}")
+                reason = f"HTTP {status}"
+                wait = max(wait, min(self.settings.max_backoff, retry_after_seconds(headers)))
+            except TimeoutError:
                 reason = "timeout"
-            except openai.APIConnectionError:
-                reason = "connection error"
-            except (openai.APIResponseValidationError, ValueError) as err:
+            except (aiohttp.ClientError, OSError) as err:
+                reason = f"connection error ({type(err).__name__})"
+            except ValueError as err:  # not JSON, not UTF-8, or not a chat completion
                 reason = f"malformed reply: {err}"
             if attempt + 1 < self.settings.max_attempts:
                 await asyncio.sleep(wait)
         raise CallFailed(f"{reason} (after {self.settings.max_attempts} attempts)")
-
-    async def close(self) -> None:
-        await self._client.close()

@@ -26,7 +26,7 @@ _TEMPLATES = Path(__file__).resolve().parent / "templates"
 def _environment(template_set: str) -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES / template_set),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=False,
-                              autoescape=False)
+                              autoescape=False, auto_reload=False)
 
 
 @functools.lru_cache(maxsize=None)

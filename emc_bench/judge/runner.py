@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .cache import VerdictCache, cache_key
+from .cache import CacheWriter, VerdictCache, cache_key
 from .cost import Price, estimate_tokens, load_prices
-from .openai_backend import api_key
+from .openai_backend import api_key, batch_request
 from .prompts import METRICS, prompt_version, render_messages
 from .records import JudgeItem, JudgeResult
 from .scoring import Verdict
@@ -52,6 +52,10 @@ class Plan:
         cost = "unknown (model not in the price table)" if self.estimated_cost is None else _usd(self.estimated_cost)
         return (f"{self.items} items -> {self.calls} distinct calls: {len(self.cached)} cached, "
                 f"{len(self.to_make)} to make; estimated cost {cost}")
+
+    def requests(self, model: str) -> list[dict]:
+        """The calls to make, as OpenAI Batch API input lines keyed by their cache key."""
+        return [batch_request(call.key, model, call.messages()) for call in self.to_make]
 
 
 def _usd(amount: float) -> str:
@@ -120,43 +124,27 @@ class _Progress:
 Record = Callable[[Call, Verdict | None, str | None, tuple[int, int] | None], None]
 
 
-async def _run_openai(calls: list[Call], settings: JudgeSettings, record: Record, flush: Callable[[], None]) -> None:
+async def _run_openai(calls: list[Call], settings: JudgeSettings, record: Record) -> None:
     from .openai_backend import CallFailed, OpenAIJudge
 
-    judge = OpenAIJudge(settings)
-    loop = asyncio.get_running_loop()
     pending = iter(calls)
-    flush_scheduled = [False]
 
-    def flush_now() -> None:
-        flush_scheduled[0] = False
-        flush()
-
-    def done(call: Call, verdict: Verdict | None, error: str | None, usage: tuple[int, int] | None) -> None:
-        record(call, verdict, error, usage)
-        if verdict is not None and not flush_scheduled[0]:
-            flush_scheduled[0] = True
-            loop.call_soon(flush_now)  # commits everything that arrives during this loop turn at once
-
-    async def worker() -> None:
+    async def worker(judge: OpenAIJudge) -> None:
         for call in pending:
             try:
                 verdict, usage = await judge.verdict(call.messages())
             except CallFailed as err:
-                done(call, None, err.reason, None)
+                record(call, None, err.reason, None)
             except Exception as err:  # an unexpected error still marks the call, never loses it
-                done(call, None, f"{type(err).__name__}: {err}", None)
+                record(call, None, f"{type(err).__name__}: {err}", None)
             else:
-                done(call, verdict, None, (usage.input_tokens, usage.output_tokens) if usage else None)
+                record(call, verdict, None, (usage.input_tokens, usage.output_tokens) if usage else None)
 
-    try:
-        await asyncio.gather(*(worker() for _ in range(min(settings.concurrency, len(calls)))))
-    finally:
-        flush()
-        await judge.close()
+    async with OpenAIJudge(settings) as judge:
+        await asyncio.gather(*(worker(judge) for _ in range(min(settings.concurrency, len(calls)))))
 
 
-def _run_hf(calls: list[Call], settings: JudgeSettings, record: Record, flush: Callable[[], None]) -> None:
+def _run_hf(calls: list[Call], settings: JudgeSettings, record: Record) -> None:
     from .hf_backend import HFJudge
 
     judge = HFJudge(settings)
@@ -167,7 +155,6 @@ def _run_hf(calls: list[Call], settings: JudgeSettings, record: Record, flush: C
             record(call, None, f"{type(err).__name__}: {err}", None)
         else:
             record(call, verdict, None, None)
-            flush()
 
 
 def _run_async(coroutine) -> None:
@@ -191,30 +178,25 @@ def judge_items(items: Sequence[JudgeItem], settings: JudgeSettings, *,
             api_key(settings)  # a missing key stops here, before any progress is shown
         verdicts: dict[str, Verdict] = dict(work.cached)
         failures: dict[str, str] = {}
-        unsaved: list[tuple[str, str, Verdict]] = []
         bar = _Progress(len(work.to_make), len(work.cached), _price(settings), progress)
+        with CacheWriter(cache, settings.judge, version) as writer:
 
-        def record(call: Call, verdict: Verdict | None, error: str | None,
-                   usage: tuple[int, int] | None) -> None:
-            if verdict is None:
-                failures[call.key] = error or "unknown error"
-            else:
-                unsaved.append((call.key, call.metric, verdict))
-                verdicts[call.key] = verdict
-            bar.done(call, *(usage or (None, None)), failed=verdict is None)
+            def record(call: Call, verdict: Verdict | None, error: str | None,
+                       usage: tuple[int, int] | None) -> None:
+                if verdict is None:
+                    failures[call.key] = error or "unknown error"
+                else:
+                    writer.put(call.key, call.metric, verdict)
+                    verdicts[call.key] = verdict
+                bar.done(call, *(usage or (None, None)), failed=verdict is None)
 
-        def flush() -> None:
-            if unsaved:
-                cache.put_many(settings.judge, version, unsaved)
-                unsaved.clear()
-
-        try:
-            if work.to_make and settings.backend == "openai":
-                _run_async(_run_openai(work.to_make, settings, record, flush))
-            elif work.to_make:
-                _run_hf(work.to_make, settings, record, flush)
-        finally:
-            bar.close()
+            try:
+                if work.to_make and settings.backend == "openai":
+                    _run_async(_run_openai(work.to_make, settings, record))
+                elif work.to_make:
+                    _run_hf(work.to_make, settings, record)
+            finally:
+                bar.close()
     return [_result(item, settings, version, verdicts, failures) for item in items]
 
 
