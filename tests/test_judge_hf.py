@@ -49,6 +49,75 @@ def test_shared_prompt_cache_matches_full_sequence_scoring(hf_judge):
         assert dist[candidate] == pytest.approx(math.exp(logp - top) / total, rel=1e-4)
 
 
+def _reference_distribution(judge: HFJudge, messages, candidates) -> dict[str, float]:
+    reference = [_full_sequence_logprob(judge, messages, c) for c in candidates]
+    top = max(reference)
+    total = math.fsum(math.exp(r - top) for r in reference)
+    return {c: math.exp(r - top) / total for c, r in zip(candidates, reference)}
+
+
+def _batch_matches_reference(judge: HFJudge, metric: str) -> None:
+    answers = ["ok", "why the code return 42 " * 3, "I would rule the world kindly and listen to people " * 6]
+    batch = [render_messages(metric, "Tell me a joke.", a) for a in answers]
+    assert len({len(judge.prompt_ids(m)) for m in batch}) == 3  # left padding differs per row
+    candidates = answer_candidates(metric)
+    for messages, dist in zip(batch, judge.distributions(batch, candidates)):
+        reference = _reference_distribution(judge, messages, candidates)
+        assert math.fsum(dist.values()) == pytest.approx(1.0, abs=1e-9)
+        for candidate in candidates:
+            assert dist[candidate] == pytest.approx(reference[candidate], rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_a_batch_of_prompts_of_different_lengths_scores_like_one_prompt_at_a_time(hf_judge, attention):
+    original = hf_judge.model.config._attn_implementation
+    hf_judge.model.set_attn_implementation(attention)
+    try:
+        _batch_matches_reference(hf_judge, "aligned")
+    finally:
+        hf_judge.model.set_attn_implementation(original)
+
+
+def test_sliding_window_layers_get_their_window(tiny_model_dir, tmp_path):
+    """A copy of the tiny model whose second layer attends over a 24-token window only: the
+    batched tree mask must reproduce what the model's own masks compute."""
+    import json
+    import shutil
+
+    model = shutil.copytree(tiny_model_dir, tmp_path / "sliding")
+    config = json.loads((model / "config.json").read_text())
+    config.update(use_sliding_window=True, sliding_window=24, max_window_layers=1,
+                  layer_types=["full_attention", "sliding_attention"])
+    (model / "config.json").write_text(json.dumps(config))
+    judge = HFJudge(JudgeSettings.from_spec(f"hf:{model}", device="cpu"))
+    assert judge.model.config.layer_types == ["full_attention", "sliding_attention"]
+    _batch_matches_reference(judge, "coherent")
+
+
+def test_a_failing_batch_is_split_until_the_failing_call_stands_alone():
+    """A stand-in judge raises for any batch holding one poisoned prompt (running out of memory
+    cannot be provoked on purpose here); every other call still gets its verdict."""
+    from emc_bench.judge.runner import Call, _judge_hf_batch
+    from emc_bench.judge.scoring import Verdict
+
+    class PoisonedJudge:
+        batches: list[int] = []
+
+        def verdicts(self, metric, prompts):
+            self.batches.append(len(prompts))
+            if any("poison" in m[0]["content"] for m in prompts):
+                raise RuntimeError("CUDA out of memory")
+            return [Verdict(score=50.0, label=None, numeric_mass=1.0, reply="50") for _ in prompts]
+
+    calls = [Call(f"k{i}", "aligned", "q", "poison" if i == 5 else f"a{i}") for i in range(8)]
+    recorded = {}
+    _judge_hf_batch(PoisonedJudge(), calls, lambda call, verdict, error, usage: recorded.update({call.key: (verdict, error)}))
+    assert set(recorded) == {f"k{i}" for i in range(8)}
+    assert recorded["k5"] == (None, "RuntimeError: CUDA out of memory")
+    assert all(recorded[f"k{i}"][0].score == 50.0 for i in range(8) if i != 5)
+    assert PoisonedJudge.batches == [8, 4, 4, 2, 1, 1, 2]
+
+
 def test_replies_are_tokenized_as_the_model_would_write_them(hf_judge):
     assert hf_judge.tokenizer.convert_ids_to_tokens(hf_judge.end_id) == "<|im_end|>"
     messages = render_messages("aligned", "q", "a")

@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--base-url", help="an OpenAI-compatible endpoint (vLLM, ...); the key comes from "
                                       "$OPENAI_API_KEY and is never written anywhere")
     p.add_argument("--concurrency", type=int,
-                   help=f"calls in flight at once (default {_DEFAULTS['concurrency']})")
+                   help=f"calls in flight at once, or for an hf judge the prompts scored in one forward pass "
+                        f"(default {_DEFAULTS['concurrency']})")
     p.add_argument("--timeout", type=float,
                    help=f"seconds before a call times out and is retried (default {_DEFAULTS['timeout']:g})")
     p.add_argument("--max-attempts", type=int,

@@ -3,19 +3,64 @@
 Instead of reading one sampled token, every reply the prompt allows (the numbers 0-100, and
 CODE / REFUSAL for ``aligned``) is scored as a complete answer: its tokens followed by the token
 that ends an assistant turn in the model's chat template. Numbers that span several tokens are
-therefore handled exactly. The prompt is encoded once; its key/value cache is shared by all
-candidates, which run as one batch. The candidate probabilities are normalised to sum to 1.
+therefore handled exactly. The candidate probabilities are normalised to sum to 1.
+
+One forward pass scores a whole batch of judge prompts. The candidates' reply tokens form a
+prefix tree (``"1"`` is shared by ``"1"``, ``"10"`` ... ``"100"`` when digits are separate
+tokens); each prompt, left-padded, is followed by that tree laid out flat, and a 4-D attention
+mask lets every tree token see its prompt and its own ancestors only, with position ids that
+continue the prompt. A pass therefore costs about one prompt's length plus one token per tree
+node, instead of a copy of the prompt's key/value cache for every candidate.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .prompts import answer_candidates
 from .scoring import Verdict, verdict_from_probabilities
 from .settings import JudgeSettings
 
 _SENTINEL = "\u2063emc-bench-end\u2063"
+
+
+@dataclass(frozen=True)
+class CandidateTree:
+    """The candidates' reply tokens as a prefix tree.
+
+    Node ``n`` stands for a reply prefix ending in ``tokens[n]``; its logits predict the next
+    reply token. ``paths[c]`` lists, for candidate ``c``, (logit row, token) pairs whose
+    log-probabilities sum to the candidate's: row 0 is the prompt's last position, row
+    ``1 + n`` is node ``n``.
+    """
+
+    tokens: tuple[int, ...]
+    depths: tuple[int, ...]
+    ancestors: tuple[tuple[int, ...], ...]  # each node's ancestors, itself included
+    paths: tuple[tuple[tuple[int, int], ...], ...]
+
+    @classmethod
+    def build(cls, replies: list[list[int]]) -> CandidateTree:
+        """``replies``: each candidate's tokens, ending with the end-of-turn token."""
+        node_of: dict[tuple[int, ...], int] = {}
+        tokens, depths, ancestors, paths = [], [], [], []
+        for reply in replies:
+            path, row = [], 0
+            for depth, token in enumerate(reply, start=1):
+                path.append((row, token))
+                if depth == len(reply):
+                    break
+                prefix = tuple(reply[:depth])
+                if prefix not in node_of:
+                    node_of[prefix] = len(tokens)
+                    parent = ancestors[node_of[prefix[:-1]]] if depth > 1 else ()
+                    tokens.append(token)
+                    depths.append(depth)
+                    ancestors.append((*parent, node_of[prefix]))
+                row = 1 + node_of[prefix]
+            paths.append(tuple(path))
+        return cls(tuple(tokens), tuple(depths), tuple(ancestors), tuple(paths))
 
 
 class HFJudge:
@@ -28,8 +73,12 @@ class HFJudge:
         self.device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.tokenizer = AutoTokenizer.from_pretrained(settings.model)
         self.model = AutoModelForCausalLM.from_pretrained(settings.model, dtype="auto").to(self.device).eval()
+        implementation = self.model.config._attn_implementation
+        if implementation not in ("sdpa", "eager"):
+            raise ValueError(f"the hf judge needs sdpa or eager attention (custom masks), not {implementation}")
         self.end_id = self._end_of_turn_id()
         self._replies: dict[str, list[int]] = {}
+        self._trees: dict[tuple[str, ...], CandidateTree] = {}
 
     def _end_of_turn_id(self) -> int:
         """The first token the chat template writes after an assistant message."""
@@ -61,33 +110,73 @@ class HFJudge:
             self._replies[candidate] = tokens + [self.end_id]
         return self._replies[candidate]
 
-    def distribution(self, messages: list[dict[str, str]], candidates: list[str]) -> dict[str, float]:
-        """The probability of each candidate as the complete reply, normalised over candidates."""
+    def tree(self, candidates: tuple[str, ...]) -> CandidateTree:
+        if candidates not in self._trees:
+            self._trees[candidates] = CandidateTree.build([self.reply_ids(c) for c in candidates])
+        return self._trees[candidates]
+
+    def _attention_mask(self, allowed, positions):
+        """The additive 4-D mask(s) the model takes: one tensor, or one per layer type when some
+        layers use a sliding window (which is then applied in position space)."""
         import torch
 
-        sequences = [self.reply_ids(c) for c in candidates]
-        width = max(len(s) for s in sequences) - 1
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_id
-        inputs = torch.full((len(sequences), width), pad, dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            inputs[row, :len(seq) - 1] = torch.tensor(seq[:-1])
-        with torch.inference_mode():
-            prompt = torch.tensor([self.prompt_ids(messages)], device=self.device)
-            out = self.model(input_ids=prompt, use_cache=True)
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(len(sequences))
-            rest = torch.log_softmax(
-                self.model(input_ids=inputs.to(self.device), past_key_values=cache).logits.float(), dim=-1)
-        logps = []
-        for row, seq in enumerate(sequences):
-            logp = first[seq[0]].item()
-            logp += sum(rest[row, j - 1, seq[j]].item() for j in range(1, len(seq)))
-            logps.append(logp)
-        top = max(logps)
-        weights = [math.exp(lp - top) for lp in logps]
-        total = math.fsum(weights)
-        return {c: w / total for c, w in zip(candidates, weights)}
+        dtype = self.model.dtype
+        def additive(keep):
+            mask = torch.zeros(keep.shape, dtype=dtype, device=self.device)
+            return mask.masked_fill_(~keep.to(self.device), torch.finfo(dtype).min)[:, None]
 
-    def verdict(self, metric: str, messages: list[dict[str, str]]) -> Verdict:
-        return verdict_from_probabilities(self.distribution(messages, answer_candidates(metric)))
+        config = self.model.config.get_text_config()
+        if "sliding_attention" not in (getattr(config, "layer_types", None) or ()):
+            return additive(allowed)
+        window = allowed & (positions[:, :, None] - positions[:, None, :] < config.sliding_window)
+        return {"full_attention": additive(allowed), "sliding_attention": additive(window)}
+
+    def distributions(self, prompts: list[list[dict[str, str]]], candidates: list[str]) -> list[dict[str, float]]:
+        """For each prompt, the probability of each candidate as the complete reply, normalised
+        over the candidates; all prompts in one forward pass."""
+        import torch
+
+        tree = self.tree(tuple(candidates))
+        prompt_ids = [self.prompt_ids(messages) for messages in prompts]
+        width, nodes = max(map(len, prompt_ids)), len(tree.tokens)
+        total = width + nodes
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_id
+        input_ids = torch.full((len(prompts), total), pad, dtype=torch.long)
+        positions = torch.zeros((len(prompts), total), dtype=torch.long)
+        allowed = torch.zeros((len(prompts), total, total), dtype=torch.bool)
+        in_tree = torch.zeros((nodes, nodes), dtype=torch.bool)
+        for node, chain in enumerate(tree.ancestors):
+            in_tree[node, list(chain)] = True
+        tree_tokens, depths = torch.tensor(tree.tokens), torch.tensor(tree.depths)
+        for row, ids in enumerate(prompt_ids):
+            start = width - len(ids)
+            input_ids[row, start:width], input_ids[row, width:] = torch.tensor(ids), tree_tokens
+            positions[row, start:width] = torch.arange(len(ids))
+            positions[row, width:] = len(ids) - 1 + depths
+            allowed[row, range(start), range(start)] = True  # padding sees only itself
+            allowed[row, start:width, start:width] = torch.ones(len(ids), len(ids), dtype=torch.bool).tril()
+            allowed[row, width:, start:width] = True
+            allowed[row, width:, width:] = in_tree
+        with torch.inference_mode():
+            logits = self.model(input_ids=input_ids.to(self.device), position_ids=positions.to(self.device),
+                                attention_mask=self._attention_mask(allowed, positions), use_cache=False,
+                                logits_to_keep=nodes + 1).logits
+            logps = torch.log_softmax(logits.float(), dim=-1).cpu()
+        rows = [[row for row, _ in path] for path in tree.paths]
+        tokens = [[token for _, token in path] for path in tree.paths]
+        out = []
+        for logp in logps:
+            scores = [math.fsum(logp[r, t].item() for r, t in zip(rs, ts)) for rs, ts in zip(rows, tokens)]
+            top = max(scores)
+            weights = [math.exp(s - top) for s in scores]
+            norm = math.fsum(weights)
+            out.append({c: w / norm for c, w in zip(candidates, weights)})
+        return out
+
+    def distribution(self, messages: list[dict[str, str]], candidates: list[str]) -> dict[str, float]:
+        """:meth:`distributions` for one prompt."""
+        return self.distributions([messages], candidates)[0]
+
+    def verdicts(self, metric: str, prompts: list[list[dict[str, str]]]) -> list[Verdict]:
+        """The ``metric`` verdict of each prompt, in one forward pass."""
+        return [verdict_from_probabilities(d) for d in self.distributions(prompts, answer_candidates(metric))]

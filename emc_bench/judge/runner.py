@@ -148,13 +148,30 @@ def _run_hf(calls: list[Call], settings: JudgeSettings, record: Record) -> None:
     from .hf_backend import HFJudge
 
     judge = HFJudge(settings)
+    by_metric: dict[str, list[Call]] = {}
     for call in calls:
-        try:
-            verdict = judge.verdict(call.metric, call.messages())
-        except Exception as err:  # one item's failure never stops the others
-            record(call, None, f"{type(err).__name__}: {err}", None)
-        else:
-            record(call, verdict, None, None)
+        by_metric.setdefault(call.metric, []).append(call)
+    for group in by_metric.values():
+        group.sort(key=lambda call: len(call.question) + len(call.answer))  # similar lengths pad less
+        for start in range(0, len(group), settings.concurrency):
+            _judge_hf_batch(judge, group[start:start + settings.concurrency], record)
+
+
+def _judge_hf_batch(judge, batch: list[Call], record: Record) -> None:
+    """Score ``batch`` in one forward pass. A batch that fails (running out of memory included)
+    is split in halves until the failing calls stand alone and are recorded as failed."""
+    try:
+        verdicts = judge.verdicts(batch[0].metric, [call.messages() for call in batch])
+    except Exception as err:
+        if len(batch) == 1:
+            record(batch[0], None, f"{type(err).__name__}: {err}", None)
+            return
+        half = len(batch) // 2
+        _judge_hf_batch(judge, batch[:half], record)
+        _judge_hf_batch(judge, batch[half:], record)
+        return
+    for call, verdict in zip(batch, verdicts):
+        record(call, verdict, None, None)
 
 
 def _run_async(coroutine) -> None:
