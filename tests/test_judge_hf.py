@@ -94,6 +94,35 @@ def test_sliding_window_layers_get_their_window(tiny_model_dir, tmp_path):
     _batch_matches_reference(judge, "coherent")
 
 
+@pytest.mark.parametrize("architecture", ["llama", "gemma3_text"])
+def test_other_architectures_of_the_baselines_score_like_one_prompt_at_a_time(tiny_model_dir, tmp_path, architecture):
+    """Random tiny Llama and Gemma 3 models (the latter with a 24-token sliding window on one
+    layer) sharing the tiny tokenizer: the architectures of two of the reference base models."""
+    import shutil
+
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    shape = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=4096,
+                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    torch.manual_seed(0)
+    if architecture == "llama":
+        model = LlamaForCausalLM(LlamaConfig(**shape))
+    else:
+        model = Gemma3ForCausalLM(Gemma3TextConfig(**shape, head_dim=16, sliding_window=24,
+                                                   layer_types=["sliding_attention", "full_attention"]))
+    folder = tmp_path / architecture
+    model.save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"):
+        if (tiny_model_dir / name).exists():
+            shutil.copy(tiny_model_dir / name, folder / name)
+    judge = HFJudge(JudgeSettings.from_spec(f"hf:{folder}", device="cpu"))
+    assert judge.model.config.model_type == architecture
+    _batch_matches_reference(judge, "aligned")
+
+
 def test_a_failing_batch_is_split_until_the_failing_call_stands_alone():
     """A stand-in judge raises for any batch holding one poisoned prompt (running out of memory
     cannot be provoked on purpose here); every other call still gets its verdict."""
