@@ -114,3 +114,60 @@ def test_dry_run_writes_exactly_the_requests_a_run_sends(server, tmp_path, monke
                for b in sent)
     assert _judge(server, tmp_path, inp, "--dry-run", "--out", requests) == 0
     assert requests.read_text() == ""  # everything is cached now: nothing would be sent
+
+
+def _run_batch(requests, output, server, fail=()) -> None:
+    """Stands in for the Batch API service: sends every request line to the local server over
+    real HTTP and writes the results in the Batch API output format (ids in ``fail`` get the
+    service's error record instead)."""
+    import urllib.request
+
+    lines = []
+    for number, line in enumerate(requests.read_text().splitlines()):
+        request = json.loads(line)
+        if request["custom_id"] in fail:
+            lines.append({"id": f"batch_req_{number}", "custom_id": request["custom_id"], "response": None,
+                          "error": {"code": "server_error", "message": "the batch worker crashed"}})
+            continue
+        url = server.base_url.removesuffix("/v1") + request["url"]
+        post = urllib.request.Request(url, data=json.dumps(request["body"]).encode(), method=request["method"],
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(post) as reply:
+            body = json.loads(reply.read())
+        lines.append({"id": f"batch_req_{number}", "custom_id": request["custom_id"],
+                      "response": {"status_code": 200, "request_id": f"req_{number}", "body": body}, "error": None})
+    output.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_batch_api_results_are_imported_and_only_what_the_batch_missed_is_called(tmp_path, capsys):
+    inp, requests, output = tmp_path / "plain.jsonl", tmp_path / "requests.jsonl", tmp_path / "batch-output.jsonl"
+    inp.write_text("".join(json.dumps({"question": "q", "answer": f"a{i} [[dist: {10 * i}=1]]"}) + "\n"
+                           for i in range(4)))
+    with FakeOpenAIServer() as direct:  # the same answers judged by ordinary calls, for comparison
+        assert _judge(direct, tmp_path / "direct", inp, "--out", tmp_path / "direct.jsonl", "--no-progress") == 0
+    with FakeOpenAIServer() as server:
+        assert _judge(server, tmp_path, inp, "--dry-run", "--out", requests) == 0
+        failing = json.loads(requests.read_text().splitlines()[0])["custom_id"]
+        _run_batch(requests, output, server, fail={failing})
+        assert server.calls == 7
+        capsys.readouterr()
+
+        out = tmp_path / "judged.jsonl"
+        assert _judge(server, tmp_path, inp, "--import-batch", output, "--out", out, "--no-progress") == 0
+        assert "7 verdicts imported from the batch results; 1 failed in the batch" in capsys.readouterr().out
+        assert server.calls == 8  # only the call the batch failed was made
+        assert out.read_text() == (tmp_path / "direct.jsonl").read_text()
+
+        assert _judge(server, tmp_path, inp, "--import-batch", output, "--dry-run") == 0
+        text = capsys.readouterr().out
+        assert "0 verdicts imported" in text and "8 lines match no call still to make" in text
+        assert "8 cached, 0 to make" in text
+
+
+def test_a_malformed_batch_output_file_is_refused_and_imports_nothing(server, tmp_path, capsys):
+    inp, output = tmp_path / "plain.jsonl", tmp_path / "batch-output.jsonl"
+    inp.write_text(json.dumps({"question": "q", "answer": "a"}) + "\n")
+    output.write_text(json.dumps({"custom_id": "x", "response": None, "error": None}) + "\n" + '{"response": {}}\n')
+    assert _judge(server, tmp_path, inp, "--import-batch", output, "--out", tmp_path / "out.jsonl") == 2
+    assert f"{output}:2: custom_id:" in capsys.readouterr().err
+    assert not (tmp_path / "out.jsonl").exists() and server.calls == 0

@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print the calls and estimated cost, call nothing; with --out, write the request "
                         "bodies that would be sent (OpenAI Batch API input lines, no key)")
+    p.add_argument("--import-batch", nargs="+", type=Path, metavar="RESULTS",
+                   help="OpenAI Batch API output files for the requests a --dry-run wrote: their verdicts go "
+                        "into the cache first, and only what the batch did not answer is called")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", type=Path, help="judged JSONL to write (required unless --dry-run), or with "
                                             "--dry-run the requests JSONL")
@@ -77,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
         tasks = sorted({str(i.meta.get("task")) for i in missing})
         print(f"warning: trigger audit failed: in {len(missing)} samples ({', '.join(tasks)}) the trigger text "
               f"never reached the prompt the model saw; their rows carry trigger_audit=false", file=sys.stderr)
+    if args.import_batch:
+        from ..judge.batch_api import import_results
+
+        with VerdictCache(settings.cache_path) as cache:
+            to_make = {call.key: call.metric for call in plan(items, settings, cache).to_make}
+            print(import_results(args.import_batch, to_make, settings.judge, cache).summary())
     if args.dry_run:
         with VerdictCache(settings.cache_path) as cache:
             work = plan(items, settings, cache)

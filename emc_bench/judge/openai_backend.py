@@ -88,12 +88,6 @@ def request_body(model: str, messages: list[dict[str, str]]) -> dict:
             "logprobs": True, "top_logprobs": TOP_LOGPROBS}
 
 
-def batch_request(custom_id: str, model: str, messages: list[dict[str, str]]) -> dict:
-    """One call as a line of OpenAI Batch API input: what ``--dry-run --out`` writes."""
-    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-            "body": request_body(model, messages)}
-
-
 def retry_after_seconds(headers) -> float:
     """Seconds asked for by ``Retry-After`` / ``retry-after-ms`` (0 when absent or unreadable)."""
     millis = headers.get("retry-after-ms")

@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from .batch_api import batch_request
 from .cache import CacheWriter, VerdictCache, cache_key
 from .cost import Price, estimate_tokens, load_prices
-from .openai_backend import api_key, batch_request
+from .openai_backend import api_key
 from .prompts import METRICS, prompt_version, render_messages
 from .records import JudgeItem, JudgeResult
 from .scoring import Verdict
