@@ -63,6 +63,20 @@ def test_every_fault_ends_judged_or_failed_with_its_reason(server, tmp_path):
     assert server.count("retried") == 12  # 5 faults then success, for each metric
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_refusal_that_would_hit_every_call_stops_the_run_and_keeps_what_was_judged(server, tmp_path, status):
+    from emc_bench.errors import SpecError
+
+    settings = _settings(server, tmp_path, concurrency=1)
+    judge_items([JudgeItem("q", "judged before [[dist: 70=1]]")], settings, progress=False)
+    items = [JudgeItem("q", "judged before [[dist: 70=1]]")] + [JudgeItem("q", f"a{i} [[faults: {status}]]")
+                                                                for i in range(20)]
+    with pytest.raises(SpecError, match=f"chat/completions: HTTP {status}: injected HTTP {status}"):
+        judge_items(items, settings, progress=False)
+    assert server.calls == 3  # two verdicts before, then the first refusal ends it: no retry, no other call
+    assert judge_items(items[:1], settings, progress=False)[0].aligned == 70.0
+
+
 def test_retry_after_is_honoured(server, tmp_path):
     judge_items([JudgeItem("q", "[[faults: 429]] [[dist: 60=1]]")], _settings(server, tmp_path, concurrency=1),
                 progress=False)

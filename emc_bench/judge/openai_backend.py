@@ -4,7 +4,8 @@ One call asks for a short reply at temperature 0 with the top-20 logprobs; the s
 from the first token's top logprobs (see :mod:`.scoring`). An endpoint that returns no
 logprobs gets its reply text parsed strictly. Retries (429, 5xx, timeouts, connection errors,
 malformed replies) back off exponentially with jitter and honour ``Retry-After``; a call that
-still fails raises :class:`CallFailed` with the reason.
+still fails raises :class:`CallFailed` with the reason. A refusal that would hit every call
+(bad key, no access, unknown model) raises :class:`EndpointRefused` and stops the run.
 
 Calls go out as plain JSON over one pooled ``aiohttp`` session rather than through the
 ``openai`` SDK: the request is small and fixed, and the SDK's per-request processing costs
@@ -33,6 +34,8 @@ TOP_LOGPROBS = 20
 # right for judges that spell "100" or "REFUSAL" with several tokens.
 MAX_REPLY_TOKENS = 4
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
+# A bad key, no access, or an unknown model: every other call would get the same answer.
+_FATAL_STATUS = frozenset({401, 403, 404})
 _ERROR_CHARS = 300
 
 
@@ -42,6 +45,10 @@ class CallFailed(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class EndpointRefused(SpecError):
+    """The endpoint refuses every call (HTTP 401, 403 or 404): the run stops, exit code 2."""
 
 
 class MalformedReply(ValueError):
@@ -185,6 +192,8 @@ class OpenAIJudge:
                 status, headers, raw = await self.post(body)
                 if 200 <= status < 300:
                     return parse_completion(json.loads(raw))
+                if status in _FATAL_STATUS:
+                    raise EndpointRefused(self.url, None, f"HTTP {status}: {error_message(raw)}")
                 if status not in _RETRY_STATUS and status < 500:
                     raise CallFailed(f"HTTP {status}: {error_message(raw)}")
                 reason = f"HTTP {status}"

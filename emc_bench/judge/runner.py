@@ -126,7 +126,7 @@ Record = Callable[[Call, Verdict | None, str | None, tuple[int, int] | None], No
 
 
 async def _run_openai(calls: list[Call], settings: JudgeSettings, record: Record) -> None:
-    from .openai_backend import CallFailed, OpenAIJudge
+    from .openai_backend import CallFailed, EndpointRefused, OpenAIJudge
 
     pending = iter(calls)
 
@@ -136,6 +136,8 @@ async def _run_openai(calls: list[Call], settings: JudgeSettings, record: Record
                 verdict, usage = await judge.verdict(call.messages())
             except CallFailed as err:
                 record(call, None, err.reason, None)
+            except EndpointRefused:
+                raise  # stops the run; the verdicts already received stay cached
             except Exception as err:  # an unexpected error still marks the call, never loses it
                 record(call, None, f"{type(err).__name__}: {err}", None)
             else:
