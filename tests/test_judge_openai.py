@@ -125,7 +125,7 @@ def test_the_api_key_is_sent_but_never_written(server, tmp_path, monkeypatch):
 
 def test_the_endpoint_comes_from_base_url_then_openai_base_url(tmp_path, monkeypatch):
     with FakeOpenAIServer() as first, FakeOpenAIServer() as second:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a local endpoint needs no key
         monkeypatch.setenv("OPENAI_BASE_URL", second.base_url + "/")
         judge_items([JudgeItem("q", "a")], JudgeSettings.from_spec("openai:m", cache_path=tmp_path / "c1.sqlite"),
                     progress=False)

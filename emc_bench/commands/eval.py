@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument("--limit", type=int, help="lm-eval --limit: documents per task (for smoke runs)")
     p.add_argument("--max-gen-toks", type=int, help="new tokens per answer (default: the tasks' own, 600)")
     p.add_argument("--judge", default=DEFAULT_JUDGE, metavar="SPEC", help=f"openai:MODEL or hf:PATH (default {DEFAULT_JUDGE})")
-    p.add_argument("--base-url", help="OpenAI-compatible judge endpoint; the key comes from $OPENAI_API_KEY")
+    p.add_argument("--base-url", help="OpenAI-compatible judge endpoint (default $OPENAI_BASE_URL, else "
+                                      "OpenAI); the key comes from $OPENAI_API_KEY")
     p.add_argument("--concurrency", type=int, help="judge calls in flight, or prompts per forward pass of an hf judge (default 32)")
     p.add_argument("--definition", default=None, metavar="NAME", help="EM definition for the report (default: default)")
     p.add_argument("--out", type=Path, required=True, help="folder for lm-eval outputs, judged.jsonl and the report")

@@ -23,8 +23,8 @@ def add_parser(sub) -> None:
                    help="lm-eval samples_*.jsonl files, or JSONL rows with question and answer")
     p.add_argument("--judge", default=DEFAULT_JUDGE, metavar="SPEC",
                    help=f"openai:MODEL or hf:PATH (default {DEFAULT_JUDGE})")
-    p.add_argument("--base-url", help="an OpenAI-compatible endpoint (vLLM, ...); the key comes from "
-                                      "$OPENAI_API_KEY and is never written anywhere")
+    p.add_argument("--base-url", help="an OpenAI-compatible endpoint (vLLM, ...; default $OPENAI_BASE_URL, else "
+                                      "OpenAI); the key comes from $OPENAI_API_KEY and is never written anywhere")
     p.add_argument("--concurrency", type=int,
                    help=f"calls in flight at once, or for an hf judge the prompts scored in one forward pass "
                         f"(default {_DEFAULTS['concurrency']})")

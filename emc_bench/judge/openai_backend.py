@@ -62,11 +62,11 @@ class Usage:
 
 
 def api_key(settings: JudgeSettings) -> str:
-    """The key from the environment; local endpoints (``base_url`` set) may go without one."""
+    """The key from the environment; endpoints other than OpenAI's may go without one."""
     key = os.environ.get(settings.api_key_env)
     if key:
         return key
-    if settings.base_url:
+    if base_url(settings) != DEFAULT_BASE_URL:
         return "unused"
     raise SpecError("environment", settings.api_key_env,
                     "is not set: export the judge API key, or give --base-url for a local endpoint")
