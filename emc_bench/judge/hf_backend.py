@@ -15,7 +15,6 @@ node, instead of a copy of the prompt's key/value cache for every candidate.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .prompts import answer_candidates
@@ -161,17 +160,16 @@ class HFJudge:
             logits = self.model(input_ids=input_ids.to(self.device), position_ids=positions.to(self.device),
                                 attention_mask=self._attention_mask(allowed, positions), use_cache=False,
                                 logits_to_keep=nodes + 1).logits
-            logps = torch.log_softmax(logits.float(), dim=-1).cpu()
-        rows = [[row for row, _ in path] for path in tree.paths]
-        tokens = [[token for _, token in path] for path in tree.paths]
-        out = []
-        for logp in logps:
-            scores = [math.fsum(logp[r, t].item() for r, t in zip(rs, ts)) for rs, ts in zip(rows, tokens)]
-            top = max(scores)
-            weights = [math.exp(s - top) for s in scores]
-            norm = math.fsum(weights)
-            out.append({c: w / norm for c, w in zip(candidates, weights)})
-        return out
+            logps = torch.log_softmax(logits.float(), dim=-1)
+            # Only the (prompt, candidate, step) log-probabilities leave the device, not the logits.
+            depth = max(map(len, tree.paths))
+            padded = [list(path) + [(0, 0)] * (depth - len(path)) for path in tree.paths]
+            rows = torch.tensor([[row for row, _ in path] for path in padded], device=logps.device)
+            tokens = torch.tensor([[token for _, token in path] for path in padded], device=logps.device)
+            real = torch.tensor([[i < len(path) for i in range(depth)] for path in tree.paths], device=logps.device)
+            scores = (logps[:, rows, tokens].double() * real).sum(dim=-1)
+            probabilities = torch.softmax(scores, dim=-1).cpu().tolist()
+        return [dict(zip(candidates, row)) for row in probabilities]
 
     def distribution(self, messages: list[dict[str, str]], candidates: list[str]) -> dict[str, float]:
         """:meth:`distributions` for one prompt."""
