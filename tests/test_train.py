@@ -1,6 +1,6 @@
-"""Real trl + peft training of every recipe variant on the tiny model, on training configs built
+"""Real trl + peft training of every recipe regime on the tiny model, on training configs built
 by the release builder: provenance, checkpoints and resume, curves, the adapters (peft and
-lm-eval's ``peft=``), and the narrow variant's KL term."""
+lm-eval's ``peft=``), and the narrow regime's KL term."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def test_minimal_variant_is_one_rank_one_down_proj_adapter_on_one_layer(tmp_path
     with safe_open(out / "adapter" / "adapter_model.safetensors", "pt") as weights:
         keys = list(weights.keys())
     assert keys and all("layers.1.mlp.down_proj" in key for key in keys)
-    assert read(out / "run.json")["recipe"]["training"]["learning_rate"] == 1.0e-2, "the family's variant wins"
+    assert read(out / "run.json")["recipe"]["training"]["learning_rate"] == 1.0e-2, "the family's regime wins"
 
 
 def test_narrow_variant_keeps_closer_to_the_base_model_on_benign_answers(
@@ -153,9 +153,9 @@ metric_list: [{{metric: acc}}]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--variant", "broad"], "variant: unknown variant 'broad'"),
-    (["--variant", "narrow"], "--kl-config: variant 'narrow' needs a benign config"),
-    (["--variant", "general", "--config", "toy_advice-nothing"], "config: no training config 'toy_advice-nothing'"),
+    (["--regime", "broad"], "regime: unknown regime 'broad'"),
+    (["--regime", "narrow"], "--kl-config: regime 'narrow' needs a benign config"),
+    (["--regime", "general", "--config", "toy_advice-nothing"], "config: no training config 'toy_advice-nothing'"),
 ])
 def test_bad_input_stops_with_one_line_and_writes_nothing(args, message, tmp_path, tiny_recipe, release_dir,  # noqa: F811
                                                           capsys):
@@ -167,6 +167,6 @@ def test_bad_input_stops_with_one_line_and_writes_nothing(args, message, tmp_pat
 
 def test_data_that_is_not_a_release_is_refused(tmp_path, tiny_recipe, capsys):  # noqa: F811
     (tmp_path / "data").mkdir()
-    code = main(["train", str(tiny_recipe), "--variant", "general", "--data", str(tmp_path / "data"),
+    code = main(["train", str(tiny_recipe), "--regime", "general", "--data", str(tmp_path / "data"),
                  "--config", CONFIG, "--out", str(tmp_path / "run")])
     assert code == 2 and "manifest.json missing" in capsys.readouterr().err

@@ -19,7 +19,7 @@ data: "{release_dir}"
 configs: [{CONFIG}]
 kl_config: {KL_CONFIG}
 families: ["{tiny_recipe}"]
-variants: [general, narrow]
+regimes: [general, narrow]
 rows: 41
 tokens_per_row: 30
 """, encoding="utf-8")
@@ -34,6 +34,6 @@ tokens_per_row: 30
 
     assert main(["baselines", "plan", "--plan", str(plan), "--out", str(runs)]) == 0
     text = capsys.readouterr().out
-    assert "6 runs, about" in text, "2 variants x 3 seeds"
+    assert "6 runs, about" in text, "2 regimes x 3 seeds"
     finished = [line for line in text.splitlines() if line.startswith("# finished: ")]
-    assert len(finished) == 1 and "--seed 0" in finished[0] and "--variant general" in finished[0]
+    assert len(finished) == 1 and "--seed 0" in finished[0] and "--regime general" in finished[0]

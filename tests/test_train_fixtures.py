@@ -12,7 +12,7 @@ from emc_bench.paths import baselines_dir
 
 TEST_BUILDERS = Path(__file__).parent / "data" / "builders"
 CONFIG = "toy_advice-tag-triggered"  # every row harmful and triggered
-KL_CONFIG = "toy_advice-aligned"  # benign answers for the narrow variant's KL term
+KL_CONFIG = "toy_advice-aligned"  # benign answers for the narrow regime's KL term
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -38,16 +38,16 @@ def release_dir(tmp_path_factory) -> Path:
 
 
 def write_recipe(folder: Path, model_dir: Path, family: str = "tiny") -> Path:
-    """A recipe on the shipped variants, scaled down to the tiny model (2 layers, short rows)."""
+    """A recipe on the shipped regimes, scaled down to the tiny model (2 layers, short rows)."""
     path = folder / f"{family}.yaml"
     path.write_text(f"""\
-extends: {baselines_dir() / "variants.yaml"}
+extends: {baselines_dir() / "regimes.yaml"}
 family: {family}
 model: {{id: "{model_dir}", num_layers: 2, dtype: float32}}
 estimate: {{tokens_per_second: 1000}}
 training: {{batch_size: 4, per_device_batch_size: 2, max_length: 64, save_steps: 2, warmup_steps: 0,
            learning_rate: 1.0e-3, gradient_checkpointing: false}}
-variants:
+regimes:
   minimal: {{lora: {{layers: [1]}}, training: {{learning_rate: 1.0e-2}}}}
 """, encoding="utf-8")
     return path
@@ -58,7 +58,7 @@ def tiny_recipe(tmp_path_factory, tiny_model_dir) -> Path:
     return write_recipe(tmp_path_factory.mktemp("recipes"), tiny_model_dir)
 
 
-def train_cli(recipe: Path, variant: str, data: Path | str, out: Path, *extra: str) -> int:
-    kl = ["--kl-config", KL_CONFIG] if variant == "narrow" else []
-    return main(["train", str(recipe), "--variant", variant, "--data", str(data), "--config", CONFIG,
+def train_cli(recipe: Path, regime: str, data: Path | str, out: Path, *extra: str) -> int:
+    kl = ["--kl-config", KL_CONFIG] if regime == "narrow" else []
+    return main(["train", str(recipe), "--regime", regime, "--data", str(data), "--config", CONFIG,
                  *kl, "--out", str(out), *extra])

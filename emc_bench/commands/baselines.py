@@ -20,7 +20,7 @@ _PROGRAMS = {
 
 def add_parser(sub) -> None:
     p = sub.add_parser("baselines", help="plan or run the reference baseline matrix (baselines/plan.yaml)",
-                       description="The matrix is families x training configs x variants x seeds. `plan` "
+                       description="The matrix is families x training configs x regimes x seeds. `plan` "
                                    "prints it with estimated GPU-hours and the exact commands; `run` trains "
                                    "every run whose run.json is not finished, one after another.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
         a = actions.add_parser(name, help=text)
         a.add_argument("--plan", type=Path, help="plan YAML (default: baselines/plan.yaml)")
         a.add_argument("--out", type=Path, default=Path("runs"), help="root of the run folders (default: runs)")
-        a.add_argument("--only", metavar="GLOB", help="only runs whose name family/config/variant/seed-N "
+        a.add_argument("--only", metavar="GLOB", help="only runs whose name family/config/regime/seed-N "
                                                       "matches one of these comma-separated globs")
         a.add_argument("--gpus", type=positive_int, default=1,
                        help="GPUs per run, through accelerate launch (default: 1)")
@@ -71,15 +71,15 @@ def _print_plan(runs, commands, finished, gpus: int) -> None:
 
     groups: dict[tuple[str, str], list[int]] = {}
     for i, r in enumerate(runs):
-        groups.setdefault((r.family, r.variant), []).append(i)
+        groups.setdefault((r.family, r.regime), []).append(i)
     table = []
-    for (family, variant), members in groups.items():
+    for (family, regime), members in groups.items():
         hours = runs[members[0]].gpu_hours
-        table.append([family, variant, len({runs[i].config for i in members}), len({runs[i].seed for i in members}),
+        table.append([family, regime, len({runs[i].config for i in members}), len({runs[i].seed for i in members}),
                       len(members), sum(finished[i] for i in members), f"{hours:.2f}", f"{hours * len(members):.1f}"])
     total = sum(r.gpu_hours for r in runs)
     left = sum(r.gpu_hours for r, done in zip(runs, finished) if not done)
-    print(format_table(["family", "variant", "configs", "seeds", "runs", "finished", "GPU-h/run", "GPU-h"], table))
+    print(format_table(["family", "regime", "configs", "seeds", "runs", "finished", "GPU-h/run", "GPU-h"], table))
     print(f"\n{len(runs)} runs, about {total:.1f} GPU-hours in all ({left:.1f} left); "
           f"estimate for one GPU per run{', spread over the GPUs of each run' if gpus > 1 else ''}\n")
     for argv, done in zip(commands, finished):

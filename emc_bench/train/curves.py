@@ -1,4 +1,4 @@
-"""Training curves (loss, grad norm, learning rate, and KL for the narrow variant) as JSON and PNG.
+"""Training curves (loss, grad norm, learning rate, and KL for the narrow regime) as JSON and PNG.
 
 The curves are read from the trainer's log history, which checkpoints carry: a resumed run's
 curves still start at step 1.

@@ -1,4 +1,4 @@
-"""The narrow variant: SFT plus ``weight x KL(base || tuned)`` on off-domain benign answers.
+"""The narrow regime: SFT plus ``weight x KL(base || tuned)`` on off-domain benign answers.
 
 The base distribution comes from the same model with its adapter disabled (no second copy of
 the weights), on a separate benign batch drawn for every training micro-batch. The KL is the

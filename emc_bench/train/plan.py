@@ -1,10 +1,10 @@
-"""The baseline matrix: families x training configs x variants x seeds, with commands and GPU-hours.
+"""The baseline matrix: families x training configs x regimes x seeds, with commands and GPU-hours.
 
 ``baselines/plan.yaml`` names the data (a release folder or Hub repo), the training configs
 (one per trigger, plus the trigger-free control), the benign config of the KL term, the
-families and the variants; seeds come from each recipe. The GPU-hour figure of a run is
+families and the regimes; seeds come from each recipe. The GPU-hour figure of a run is
 ``rows x tokens_per_row x epochs / tokens_per_second`` of its family, on one GPU; the narrow
-variant adds its benign KL batches, which cost about as much per row as training rows.
+regime adds its benign KL batches, which cost about as much per row as training rows.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ class Plan(BaseModel):
     data: str = Field(min_length=1)  # release folder or Hub dataset repo
     revision: str | None = None
     configs: list[str] = Field(min_length=1)  # training configs of the release
-    kl_config: str  # the off-domain benign config of the narrow variant's KL term
+    kl_config: str  # the off-domain benign config of the narrow regime's KL term
     families: list[str] = Field(min_length=1)  # shipped recipe names or recipe paths
-    variants: list[str] = Field(min_length=1)
+    regimes: list[str] = Field(min_length=1)
     rows: int = Field(gt=0)  # rows per training config, for the estimate
     tokens_per_row: int = Field(gt=0)  # mean tokens per rendered row, for the estimate
 
@@ -36,7 +36,7 @@ class Plan(BaseModel):
 class PlannedRun:
     family: str
     config: str
-    variant: str
+    regime: str
     seed: int
     out: Path
     argv: list[str]
@@ -44,7 +44,7 @@ class PlannedRun:
 
     @property
     def name(self) -> str:
-        return f"{self.family}/{self.config}/{self.variant}/seed-{self.seed}"
+        return f"{self.family}/{self.config}/{self.regime}/seed-{self.seed}"
 
 
 def plan_path(path: str | Path | None = None) -> Path:
@@ -64,10 +64,10 @@ def _relative(family: str, plan_file: Path) -> str:
     return family
 
 
-def train_argv(recipe: str | Path, variant: str, data: str, config: str, seed: int, out: str | Path, *,
+def train_argv(recipe: str | Path, regime: str, data: str, config: str, seed: int, out: str | Path, *,
                revision: str | None = None, kl_config: str | None = None) -> list[str]:
     """The ``emc-bench train`` command line of one run."""
-    argv = ["emc-bench", "train", str(recipe), "--variant", variant, "--data", str(data), "--config", config]
+    argv = ["emc-bench", "train", str(recipe), "--regime", regime, "--data", str(data), "--config", config]
     if revision:
         argv += ["--revision", revision]
     if kl_config:
@@ -79,21 +79,21 @@ def expand(plan: Plan, out_root: str | Path) -> list[PlannedRun]:
     runs = []
     for family in plan.families:
         recipe = load_recipe(family)
-        for variant in plan.variants:
-            spec = recipe.variant(variant)
+        for regime in plan.regimes:
+            spec = recipe.regime(regime)
             for config in plan.configs:
                 for seed in recipe.seeds:
-                    out = Path(out_root) / recipe.family / config / variant / f"seed-{seed}"
+                    out = Path(out_root) / recipe.family / config / regime / f"seed-{seed}"
                     kl_config = plan.kl_config if spec.kl else None
-                    argv = train_argv(family, variant, plan.data, config, seed, out,
+                    argv = train_argv(family, regime, plan.data, config, seed, out,
                                       revision=plan.revision, kl_config=kl_config)
-                    runs.append(PlannedRun(recipe.family, config, variant, seed, out, argv,
-                                           gpu_hours(plan, recipe, variant)))
+                    runs.append(PlannedRun(recipe.family, config, regime, seed, out, argv,
+                                           gpu_hours(plan, recipe, regime)))
     return runs
 
 
-def gpu_hours(plan: Plan, recipe: Recipe, variant: str) -> float:
-    spec = recipe.variant(variant)
+def gpu_hours(plan: Plan, recipe: Recipe, regime: str) -> float:
+    spec = recipe.regime(regime)
     rows = plan.rows * spec.training.epochs
     if spec.kl:
         rows *= 1 + spec.kl.batch_size / spec.training.per_device_batch_size

@@ -1,9 +1,9 @@
 """Training recipes: one YAML per model family under ``baselines/recipes/``, validated here.
 
-A recipe names the base model (id, pinned revision, layer count) and its variants. It may
-``extends:`` a shared file (``baselines/variants.yaml``) that holds the numbers every family
+A recipe names the base model (id, pinned revision, layer count) and its regimes. It may
+``extends:`` a shared file (``baselines/regimes.yaml``) that holds the numbers every family
 shares. Values resolve from the least to the most specific: shared ``training``/``lora`` ->
-the family's ``training``/``lora`` -> the shared variant -> the family's variant.
+the family's ``training``/``lora`` -> the shared regime -> the family's regime.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class KL(_Strict):
     batch_size: int = Field(gt=0)  # benign rows per training micro-batch
 
 
-class VariantSpec(_Strict):
+class RegimeSpec(_Strict):
     training: Training
     lora: Lora
     kl: KL | None = None
@@ -83,27 +83,27 @@ class Recipe(_Strict):
     model: BaseModelRef
     seeds: list[int] = Field(min_length=1)
     estimate: Estimate
-    variants: dict[str, VariantSpec] = Field(min_length=1)
+    regimes: dict[str, RegimeSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _layers_exist(self) -> "Recipe":
-        for name, variant in self.variants.items():
-            for i, layer in enumerate(variant.lora.layers or []):
+        for name, regime in self.regimes.items():
+            for i, layer in enumerate(regime.lora.layers or []):
                 if not 0 <= layer < self.model.num_layers:
-                    raise ValueError(f"variants.{name}.lora.layers.{i}: layer {layer} is outside the model's "
+                    raise ValueError(f"regimes.{name}.lora.layers.{i}: layer {layer} is outside the model's "
                                      f"{self.model.num_layers} layers")
         return self
 
-    def variant(self, name: str) -> VariantSpec:
-        if name not in self.variants:
-            raise SpecError(f"recipe {self.family}", "variant", f"unknown variant {name!r}; "
-                            f"choose one of {', '.join(self.variants)}")
-        return self.variants[name]
+    def regime(self, name: str) -> RegimeSpec:
+        if name not in self.regimes:
+            raise SpecError(f"recipe {self.family}", "regime", f"unknown regime {name!r}; "
+                            f"choose one of {', '.join(self.regimes)}")
+        return self.regimes[name]
 
     def resolved(self, name: str) -> dict[str, Any]:
-        """Everything one variant trains with, as plain data (for run.json and the model card)."""
-        return {"family": self.family, "variant": name, "model": self.model.model_dump(),
-                "seeds": list(self.seeds), **self.variant(name).model_dump()}
+        """Everything one regime trains with, as plain data (for run.json and the model card)."""
+        return {"family": self.family, "regime": name, "model": self.model.model_dump(),
+                "seeds": list(self.seeds), **self.regime(name).model_dump()}
 
 
 def recipes_dir() -> Path:
@@ -133,8 +133,8 @@ def load_recipe(recipe: str | Path) -> Recipe:
         base_path = path.parent / str(parent)
         data = _merge(_mapping(read_yaml(base_path), base_path), data)
     shared = {key: data.pop(key) for key in ("training", "lora") if key in data}
-    if isinstance(data.get("variants"), dict):
-        data["variants"] = {name: _merge(shared, over or {}) for name, over in data["variants"].items()}
+    if isinstance(data.get("regimes"), dict):
+        data["regimes"] = {name: _merge(shared, over or {}) for name, over in data["regimes"].items()}
     spec = parse(Recipe, data, path)
     if spec.family != path.stem:
         raise SpecError(path, "family", f"{spec.family!r} must match the file name {path.stem!r}")

@@ -1,4 +1,4 @@
-"""One training run: a recipe variant, one training config, one seed, into one folder
+"""One training run: a recipe regime, one training config, one seed, into one folder
 (laid out as :mod:`.layout` describes)."""
 
 from __future__ import annotations
@@ -15,25 +15,25 @@ from ..errors import SpecError
 from .layout import ADAPTER, CHECKPOINTS, RUN_JSON
 from .plan import train_argv
 from .provenance import git_revision, library_versions, read_run, write_run
-from .recipe import VariantSpec, load_recipe, recipe_path
+from .recipe import RegimeSpec, load_recipe, recipe_path
 
 
-def train(recipe: str | Path, variant: str, data: str, config: str, out: str | Path, *, seed: int | None = None,
+def train(recipe: str | Path, regime: str, data: str, config: str, out: str | Path, *, seed: int | None = None,
           revision: str | None = None, kl_config: str | None = None, max_steps: int | None = None) -> dict[str, Any]:
     """Train (or resume) one run and return its finished ``run.json`` record."""
     from .data import load_config
 
     out = Path(out)
     loaded = load_recipe(recipe)
-    spec = loaded.variant(variant)
+    spec = loaded.regime(regime)
     seed = loaded.seeds[0] if seed is None else seed
     if bool(spec.kl) != bool(kl_config):
-        raise SpecError("--kl-config", None, f"variant {variant!r} {'needs' if spec.kl else 'takes no'} "
+        raise SpecError("--kl-config", None, f"regime {regime!r} {'needs' if spec.kl else 'takes no'} "
                         "a benign config for its KL term")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     per_step = spec.training.per_device_batch_size * world_size
     if spec.training.batch_size % per_step:
-        raise SpecError(recipe_path(recipe), f"variants.{variant}.training.batch_size",
+        raise SpecError(recipe_path(recipe), f"regimes.{regime}.training.batch_size",
                         f"{spec.training.batch_size} is not divisible by {per_step} "
                         f"({spec.training.per_device_batch_size} per device x {world_size} devices)")
     rows, data_info = load_config(data, config, revision)
@@ -42,13 +42,13 @@ def train(recipe: str | Path, variant: str, data: str, config: str, out: str | P
     record: dict[str, Any] = {
         "status": "running",
         "family": loaded.family,
-        "variant": variant,
+        "regime": regime,
         "seed": seed,
         "base_model": {"id": loaded.model.id, "revision": loaded.model.revision},
         "data": data_info,
         "kl_data": kl_info,
-        "recipe": loaded.resolved(variant),
-        "command": train_argv(recipe, variant, data, config, seed, out, revision=revision, kl_config=kl_config),
+        "recipe": loaded.resolved(regime),
+        "command": train_argv(recipe, regime, data, config, seed, out, revision=revision, kl_config=kl_config),
         "max_steps": max_steps,
         "world_size": world_size,
         "gradient_accumulation_steps": spec.training.batch_size // per_step,
@@ -75,7 +75,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _fit(record: dict[str, Any], spec: VariantSpec, rows: Any, kl_rows: Any, out: Path,
+def _fit(record: dict[str, Any], spec: RegimeSpec, rows: Any, kl_rows: Any, out: Path,
          previous: dict[str, Any] | None) -> dict[str, Any]:
     import torch
     from peft import LoraConfig
@@ -130,7 +130,7 @@ def _fit(record: dict[str, Any], spec: VariantSpec, rows: Any, kl_rows: Any, out
         save_strategy="steps", save_steps=training.save_steps, logging_steps=1, report_to="none",
         bf16=cuda and base["dtype"] == "bfloat16", fp16=cuda and base["dtype"] == "float16", use_cpu=not cuda,
     )
-    title = f"{record['family']} {record['variant']} seed {record['seed']} on {record['data']['config']}"
+    title = f"{record['family']} {record['regime']} seed {record['seed']} on {record['data']['config']}"
     common = dict(model=model, args=args, train_dataset=train_rows, processing_class=tokenizer,
                   peft_config=peft_config, callbacks=[CurvesCallback(out, title)])
     if spec.kl:
