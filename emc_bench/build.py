@@ -1,29 +1,29 @@
-"""The release build engine: specs under ``builders/`` in, a verified release folder out.
+"""Rendering rows: a resolved release in, the rows of every config out (nothing is written here).
 
-A release folder holds ``data/<config>/<split>.parquet``, a dataset card ``README.md`` whose
-YAML ``configs:`` makes ``datasets.load_dataset(folder, config)`` work, and ``manifest.json``
-(sha256 of every file, row counts, composition, seed, spec hash, versions, canary). The same
-spec and seed give byte-identical files; the folder appears atomically or not at all.
+``plan_release`` lists every config a release declares, each with a function that renders its
+rows per split; training rows come from domain pairs, mixtures and trigger placement, eval rows
+from questions, formats and trigger variants. Variant scores (similarity, overlap, bin) are
+measured elsewhere (``variants.py``) and passed in. Every config has its own seeded random
+stream, so the same spec and seed render the same rows whatever else is built.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import random
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
+from . import names
 from .domains import Pair, load_pairs
 from .errors import SpecError
-from .library import Library
 from .placement import chat, place_trigger
 from .questions import render_question
-from .specs import (
-    Release, Trigger, load_domain_spec, load_formats, load_question_set, load_release, load_trigger,
-)
+from .resolve import LoadedRelease
+from .specs import Trigger, load_formats, load_question_set
+
+# (trigger id, variant id) -> {similarity, overlap, similarity_bin}
+VariantScores = Mapping[tuple[str, str], Mapping[str, Any]]
 
 BUILDER_VERSION = "1"
 
@@ -38,74 +38,11 @@ class ConfigPlan:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class LoadedRelease:
-    path: Path
-    spec: Release
-    library: Library
-    triggers: dict[str, Trigger]
-    spec_files: list[Path]
+def plan_release(loaded: LoadedRelease, scores: VariantScores | None = None) -> list[ConfigPlan]:
+    """Every config the release declares, in a stable order, without building any rows.
 
-    def trigger(self, trigger_id: str) -> Trigger:
-        return self.triggers[trigger_id]
-
-    @cached_property
-    def variant_rows(self) -> list[dict]:
-        """Similarity, overlap and bin of every variant of the release's triggers, scored once."""
-        from .variants import score_variants
-
-        return score_variants(self.triggers.values())
-
-
-def resolve_release(release: str | Path, library: Library | None = None) -> LoadedRelease:
-    """Load a release spec (a name such as ``v1`` or a YAML path) and every spec it references."""
-    library = library or Library()
-    path = Path(release) if str(release).endswith((".yaml", ".yml")) else library.find("releases", str(release))
-    spec = load_release(path)
-    triggers: dict[str, Trigger] = {}
-    files = [path]
-    domains: set[str] = set()
-    for i, entry in enumerate(spec.train):
-        for j, domain in enumerate(entry.domains):
-            folder = library.find("domains", domain, path, f"train.{i}.domains.{j}")
-            load_domain_spec(folder)
-            domains.add(domain)
-            files.extend(sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
-        for name in entry.mixtures:
-            source = spec.mixtures[name].benign_source
-            if source != "twins":
-                folder = library.find("domains", source, path, f"mixtures.{name}.benign_source")
-                if source not in domains:
-                    files.extend(sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
-                    domains.add(source)
-    trigger_refs = [(f"train.{i}.triggers.{j}", t) for i, e in enumerate(spec.train) for j, t in enumerate(e.triggers)]
-    trigger_refs += [(f"eval.{i}.triggers.{j}", t) for i, e in enumerate(spec.eval) for j, t in enumerate(e.triggers)]
-    for field_name, trigger_id in trigger_refs:
-        if trigger_id not in triggers:
-            trigger_path = library.find("triggers", trigger_id, path, field_name)
-            triggers[trigger_id] = load_trigger(trigger_path)
-            files.append(trigger_path)
-    for i, entry in enumerate(spec.eval):
-        for j, set_id in enumerate(entry.question_sets):
-            question_path = library.find("questions", set_id, path, f"eval.{i}.question_sets.{j}")
-            load_question_set(question_path)
-            files.append(question_path)
-    if spec.eval:
-        formats_path = library.formats_path()
-        load_formats(formats_path)
-        files.append(formats_path)
-    return LoadedRelease(path, spec, library, triggers, sorted(set(files)))
-
-
-def spec_hash(files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def plan_release(loaded: LoadedRelease) -> list[ConfigPlan]:
-    """Every config the release declares, in a stable order, without building any rows."""
+    ``scores`` are the measured variant scores that eval rows carry (None leaves them empty)."""
+    scores = scores or {}
     spec = loaded.spec
     plans: dict[str, ConfigPlan] = {}
     for i, entry in enumerate(spec.train):
@@ -113,7 +50,7 @@ def plan_release(loaded: LoadedRelease) -> list[ConfigPlan]:
             for mixture_name in entry.mixtures:
                 mixture = spec.mixtures[mixture_name]
                 for trigger_id in (entry.triggers if mixture.uses_trigger else [None]):
-                    name = "-".join(filter(None, [domain, trigger_id, mixture_name]))
+                    name = names.train_config(domain, trigger_id, mixture_name)
                     if name in plans:
                         continue
                     info = {"domain": domain, "trigger_id": trigger_id, "mixture": mixture_name,
@@ -121,12 +58,12 @@ def plan_release(loaded: LoadedRelease) -> list[ConfigPlan]:
                     plans[name] = ConfigPlan(name, "train", _train_maker(loaded, i, name, info), info)
     for i, entry in enumerate(spec.eval):
         for trigger_id in entry.triggers:
-            name = f"eval-{trigger_id}"
+            name = names.eval_config(trigger_id)
             if name in plans:
                 raise SpecError(loaded.path, f"eval.{i}.triggers", f"config {name!r} is declared twice")
             info = {"trigger_id": trigger_id, "question_sets": entry.question_sets,
                     "conditions": list(entry.conditions), "formats": list(entry.formats)}
-            plans[name] = ConfigPlan(name, "eval", _eval_maker(loaded, i, name, trigger_id), info)
+            plans[name] = ConfigPlan(name, "eval", _eval_maker(loaded, i, name, trigger_id, scores), info)
     return list(plans.values())
 
 
@@ -221,25 +158,19 @@ def composition(rows: list[dict]) -> dict[str, int]:
 
 # -- eval configs --------------------------------------------------------------------------
 
-def _eval_maker(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str) -> Callable[[], dict]:
+def _eval_maker(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str,
+                scores: VariantScores) -> Callable[[], dict]:
     def make() -> dict[str, list[dict]]:
-        return eval_rows(loaded, entry_index, name, trigger_id)
+        return eval_rows(loaded, entry_index, name, trigger_id, scores)
     return make
 
 
-def variant_scores(loaded: LoadedRelease) -> dict[tuple[str, str], dict]:
-    """(trigger id, variant id) -> {similarity, overlap, similarity_bin}."""
-    from .variants import scores_by_variant
-
-    return scores_by_variant(loaded.variant_rows)
-
-
-def eval_rows(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str) -> dict[str, list[dict]]:
+def eval_rows(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str,
+              scores: VariantScores) -> dict[str, list[dict]]:
     spec = loaded.spec
     entry = spec.eval[entry_index]
     trigger = loaded.trigger(trigger_id)
     formats = load_formats(loaded.library.formats_path())
-    scores = variant_scores(loaded)
     splits: dict[str, list[dict]] = {}
     for condition in entry.conditions:
         if condition == "none":

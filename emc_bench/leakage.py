@@ -18,7 +18,7 @@ from .errors import SpecError
 from .similarity import blocks, embed
 
 if TYPE_CHECKING:
-    from .build import LoadedRelease
+    from .resolve import LoadedRelease
 
 LEAKAGE_THRESHOLD = 0.9
 CLOSEST_SHOWN = 10

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import SpecError
+from .names import trigger_of_eval_config
 from .specs import CONDITIONS
 
 CI_LEVEL = 0.95
@@ -228,9 +229,7 @@ def trigger_of(row: Row) -> str | None:
     """The trigger a row was evaluated for: ``trigger_id``, else from its ``eval-<trigger>`` config."""
     if row.get("trigger_id"):
         return str(row["trigger_id"])
-    config = str(row.get("config") or "")
-    name = config.removeprefix("eval-") if config.startswith("eval-") else None
-    return None if name == "none" else name  # eval-none: the trigger-independent baseline
+    return trigger_of_eval_config(row.get("config"))  # eval-none: the trigger-independent baseline
 
 
 def containment_profile(rows: Sequence[Row], definition: EMDefinition | str = DEFAULT_DEFINITION, *,

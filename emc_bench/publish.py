@@ -20,7 +20,8 @@ from typing import Any
 from . import __version__
 from .errors import SpecError
 from .paths import cards_dir
-from .release import MANIFEST, read_manifest, verify_release
+from .manifest import read_manifest, verify_release
+from .names import MANIFEST
 from .train.layout import ADAPTER, CURVES_JSON, CURVES_PNG, RUN_JSON
 from .train.provenance import read_run
 

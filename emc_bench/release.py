@@ -1,30 +1,31 @@
-"""Writing, reading and verifying release folders (parquet files, card, manifest)."""
+"""Building a release folder: the one orchestrator over the steps below it.
+
+Resolve the spec (``resolve.py``), score and gate the trigger variants (``variants.py``), check
+leakage by meaning (``leakage.py``), render every config's rows (``build.py``), then write the
+parquet files, variant tables, dataset card and manifest (``manifest.py``) into a staging folder
+that replaces the output folder atomically.
+
+A release folder holds ``data/<config>/<split>.parquet``, a dataset card ``README.md`` whose
+YAML ``configs:`` makes ``datasets.load_dataset(folder, config)`` work, and ``manifest.json``
+(sha256 of every file, row counts, composition, seed, spec hash, versions, canary). The same
+spec and seed give byte-identical files; the folder appears atomically or not at all.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__, schema
-from .build import BUILDER_VERSION, ConfigPlan, LoadedRelease, composition, plan_release, resolve_release, select, spec_hash
+from . import __version__, names, schema
+from .build import BUILDER_VERSION, ConfigPlan, composition, plan_release, select
 from .errors import SpecError
 from .library import Library
-
-MANIFEST = "manifest.json"
-CARD = "README.md"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from .manifest import file_hashes, write_manifest
+from .names import CARD, MANIFEST
+from .resolve import LoadedRelease, resolve_release, spec_hash
 
 
 def write_parquet(rows: list[dict], columns, path: Path) -> None:
@@ -47,11 +48,11 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     from tqdm import tqdm
 
     from .leakage import gate_release_leakage
-    from .variants import gate_release, manifest_section, write_variant_tables
+    from .variants import gate_release, manifest_section, scores_by_variant, write_variant_tables
 
     loaded = resolve_release(release, library)
-    plans = select(plan_release(loaded), only)
     gates = gate_release(loaded)
+    plans = select(plan_release(loaded, scores_by_variant(gates.rows)), only)
     leakage = gate_release_leakage(loaded, progress=progress) if leakage_gate else None
     if progress:
         print(f"{gates.format()}\n{leakage.format() if leakage else 'leakage by meaning: not checked'}\n")
@@ -66,10 +67,10 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
         manifest["similarity"] = {**manifest_section(gates, tables),
                                   "leakage": leakage.to_dict() if leakage else "not checked"}
         data = [split["path"] for config in configs.values() for split in config["splits"].values()]
-        manifest["files"] = _hashes(staging, [*data, *tables.values()])
+        manifest["files"] = file_hashes(staging, [*data, *tables.values()])
         _write_card(loaded, manifest, staging / CARD)
-        manifest["files"].update(_hashes(staging, [CARD]))
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        manifest["files"].update(file_hashes(staging, [CARD]))
+        write_manifest(staging, manifest)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -81,7 +82,7 @@ def _write_config(plan: ConfigPlan, staging: Path) -> dict[str, Any]:
     columns = schema.TRAIN if plan.kind == "train" else schema.EVAL
     splits = {}
     for split, rows in plan.make().items():
-        relative = f"data/{plan.name}/{split}.parquet"
+        relative = names.split_path(plan.name, split)
         write_parquet(rows, columns, staging / relative)
         splits[split] = {"path": relative, "rows": len(rows)}
         if plan.kind == "train":
@@ -102,10 +103,6 @@ def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
         "spec_files": [p.name for p in loaded.spec_files],
         "configs": configs,
     }
-
-
-def _hashes(root: Path, relatives: list[str]) -> dict[str, dict[str, Any]]:
-    return {r: {"sha256": sha256_file(root / r), "bytes": (root / r).stat().st_size} for r in relatives}
 
 
 def _write_card(loaded: LoadedRelease, manifest: dict, path: Path) -> None:
@@ -131,31 +128,3 @@ def _swap_in(staging: Path, out: Path) -> None:
     os.chmod(out, 0o755)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise SpecError(path, None, "not a release folder (manifest.json missing)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise SpecError(path, f"line {err.lineno}", f"invalid JSON: {err.msg}") from None
-
-
-def verify_release(folder: str | Path) -> list[str]:
-    """Problems found (empty when every file matches the manifest). Each names the file."""
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    problems = []
-    for relative, expected in sorted(manifest["files"].items()):
-        path = folder / relative
-        if not path.is_file():
-            problems.append(f"{path}: missing")
-        elif sha256_file(path) != expected["sha256"]:
-            problems.append(f"{path}: sha256 differs from manifest.json")
-    listed = set(manifest["files"]) | {MANIFEST}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.relative_to(folder).as_posix() not in listed:
-            problems.append(f"{path}: not listed in manifest.json")
-    return problems

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .build import resolve_release
+from . import names
+from .resolve import resolve_release
 from .library import Library
 from .paths import tasks_dir
 
@@ -35,13 +36,14 @@ def _task_metadata(release: str, library: Library | None = None) -> dict[str, di
         common.update(hub_repo=spec.hub.repo, hub_revision=spec.hub.revision)
     tasks: dict[str, dict] = {}
     for entry in spec.eval:
-        if "none" in entry.conditions and "emc_none" not in tasks:
-            tasks["emc_none"] = {**common, "config": f"eval-{entry.triggers[0]}", "split": "none",
-                                 "trigger_independent": True}
+        if "none" in entry.conditions and names.NONE_TASK not in tasks:
+            tasks[names.NONE_TASK] = {**common, "config": names.eval_config(entry.triggers[0]), "split": "none",
+                                      "trigger_independent": True}
         for trigger in entry.triggers:
             for condition in entry.conditions:
                 if condition != "none":
-                    tasks[f"emc_{trigger}_{condition}"] = {**common, "config": f"eval-{trigger}", "split": condition}
+                    tasks[names.task_name(trigger, condition)] = {**common, "config": names.eval_config(trigger),
+                                                                  "split": condition}
     return tasks
 
 
@@ -54,7 +56,7 @@ def render(release: str = "v1", library: Library | None = None) -> dict[str, str
         body = {"include": TEMPLATE, "task": name, "metadata": meta}
         files[f"{name}.yaml"] = header + yaml.safe_dump(body, sort_keys=False)
     group = {
-        "group": "emc",
+        "group": names.GROUP,
         "task": list(tasks),
         "aggregate_metric_list": [
             {"metric": metric, "aggregation": "mean", "weight_by_size": True}

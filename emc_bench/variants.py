@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import SpecError
+from .manifest import read_manifest
+from .names import MANIFEST, variant_table_path
 from .similarity import MODEL_NAME, embed, overlap
 from .specs import VARIANT_KINDS, Trigger
 
 if TYPE_CHECKING:
-    from .build import LoadedRelease
+    from .resolve import LoadedRelease
 
 EXACT = "exact"
 DIGITS = 4
@@ -165,11 +167,7 @@ def scores_by_variant(rows: Iterable[dict]) -> dict[tuple[str, str], dict]:
 
 def gate_release(loaded: LoadedRelease) -> GateReport:
     """Score every variant of the release's triggers and apply the gates (SpecError on a failure)."""
-    files = {trigger_id: loaded.library.find("triggers", trigger_id) for trigger_id in loaded.triggers}
-    return check_gates(loaded.variant_rows, files)
-
-
-TABLES_DIR = "variants"
+    return check_gates(score_variants(loaded.triggers.values()), loaded.trigger_files())
 
 
 def write_variant_tables(rows: Iterable[dict], folder: Path, canary: str) -> dict[str, str]:
@@ -180,8 +178,8 @@ def write_variant_tables(rows: Iterable[dict], folder: Path, canary: str) -> dic
         by_trigger.setdefault(row["trigger_id"], []).append({**row, "canary": canary})
     tables = {}
     for trigger_id, trigger_rows in by_trigger.items():
-        relative = f"{TABLES_DIR}/{trigger_id}.json"
-        (folder / TABLES_DIR).mkdir(parents=True, exist_ok=True)
+        relative = variant_table_path(trigger_id)
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_text(json.dumps(trigger_rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         tables[trigger_id] = relative
     return tables
@@ -195,12 +193,10 @@ def manifest_section(report: GateReport, tables: Mapping[str, str]) -> dict:
 
 def read_variant_table(folder: Path, trigger_id: str | None = None) -> list[dict]:
     """The variant rows of a release folder: one trigger's, or every trigger's."""
-    from .release import read_manifest
-
     folder = Path(folder)
     tables = read_manifest(folder).get("similarity", {}).get("tables", {})
     if trigger_id is not None and trigger_id not in tables:
-        raise SpecError(folder / "manifest.json", "similarity.tables",
+        raise SpecError(folder / MANIFEST, "similarity.tables",
                         f"no variant table for trigger {trigger_id!r} (known: {', '.join(sorted(tables)) or 'none'})")
     chosen = [trigger_id] if trigger_id is not None else sorted(tables)
     return [row for t in chosen for row in json.loads((folder / tables[t]).read_text(encoding="utf-8"))]

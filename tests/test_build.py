@@ -13,7 +13,8 @@ import pytest
 from emc_bench.build import mixture_counts
 from emc_bench.cli import main
 from emc_bench.library import Library
-from emc_bench.release import build_release, read_manifest, verify_release
+from emc_bench.manifest import read_manifest, verify_release
+from emc_bench.release import build_release
 
 TEST_BUILDERS = Path(__file__).parent / "data" / "builders"
 LIBRARY = Library((TEST_BUILDERS,))

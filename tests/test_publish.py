@@ -136,7 +136,7 @@ def test_dataset_publish_uploads_the_verified_release_and_tags_it(release_dir, t
     import huggingface_hub
     from datasets import load_dataset
 
-    from emc_bench.release import verify_release
+    from emc_bench.manifest import verify_release
 
     monkeypatch.setattr(huggingface_hub, "HfApi", NoHub)
     stage = tmp_path / "dataset"

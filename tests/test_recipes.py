@@ -99,7 +99,8 @@ def test_missing_parent_and_unknown_names_are_clear(tmp_path):
 
 
 def test_shipped_plan_covers_v1_configs_for_every_family_variant_and_seed():
-    from emc_bench.build import plan_release, resolve_release
+    from emc_bench.build import plan_release
+    from emc_bench.resolve import resolve_release
 
     plan = load_plan()
     v1 = {c.name: c for c in plan_release(resolve_release("v1"))}

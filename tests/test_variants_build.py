@@ -11,7 +11,8 @@ import pytest
 
 from emc_bench.cli import main
 from emc_bench.library import Library
-from emc_bench.release import build_release, read_manifest, verify_release
+from emc_bench.manifest import read_manifest, verify_release
+from emc_bench.release import build_release
 from emc_bench.variants import definition, format_variant_table, plot_variants, read_variant_table
 
 TEST_BUILDERS = Path(__file__).parent / "data" / "builders"

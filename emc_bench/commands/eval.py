@@ -45,13 +45,15 @@ def task_list(triggers: list[str] | None) -> list[str]:
     from ..errors import SpecError
     from ..paths import tasks_dir
 
-    names = sorted(p.stem for p in Path(tasks_dir()).glob("emc_*.yaml"))
-    known = sorted({n.split("_", 1)[1].rsplit("_", 1)[0] for n in names if n != "emc_none"})
+    from ..names import NONE_TASK, parse_task
+
+    tasks = {p.stem: parse_task(p.stem) for p in sorted(Path(tasks_dir()).glob("emc_*.yaml"))}
+    known = sorted({parsed[0] for parsed in tasks.values() if parsed and parsed[0]})
     chosen = triggers or known
     for trigger in chosen:
         if trigger not in known:
             raise SpecError("--trigger", None, f"unknown trigger {trigger!r}; known: {', '.join(known)}")
-    return ["emc_none", *[n for n in names if n != "emc_none" and any(n.startswith(f"emc_{t}_") for t in chosen)]]
+    return [NONE_TASK, *[name for name, parsed in tasks.items() if parsed and parsed[0] in chosen]]
 
 
 def lm_eval_command(args: argparse.Namespace, tasks: list[str], output: Path) -> list[str]:

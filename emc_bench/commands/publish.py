@@ -39,7 +39,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import SpecError
     from ..publish import stage_adapter, stage_dataset, upload
-    from ..release import read_manifest
+    from ..manifest import read_manifest
 
     tag = None
     repo = args.repo

@@ -33,7 +33,7 @@ def print_summary(manifest: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..release import read_manifest
+    from ..manifest import read_manifest
 
     if args.trigger:
         from ..variants import format_variant_table, read_variant_table

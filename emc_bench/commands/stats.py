@@ -66,7 +66,7 @@ def domain_figures(domain: str, library, bandit_sample: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..release import read_manifest
+    from ..manifest import read_manifest
     from ..specs import VARIANT_KINDS, load_trigger
     from ..variants import plot_variants, read_variant_table
     from .show import format_table, print_summary

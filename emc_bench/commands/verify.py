@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..release import read_manifest, verify_release
+    from ..manifest import read_manifest, verify_release
 
     problems = verify_release(args.folder)
     for problem in problems:

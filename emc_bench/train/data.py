@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..release import MANIFEST, read_manifest, sha256_file
+from ..manifest import read_manifest, sha256_file
+from ..names import MANIFEST
 
 
 def load_config(data: str, config: str, revision: str | None = None) -> tuple[Any, dict[str, Any]]:

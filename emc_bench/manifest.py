@@ -1,0 +1,60 @@
+"""The manifest of a release folder: reading, writing, hashing and verifying it.
+
+``manifest.json`` lists every file of the folder with its sha256 and size; a folder verifies
+when every listed file is present with its hash and nothing else is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .names import MANIFEST
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_hashes(root: Path, relatives: list[str]) -> dict[str, dict[str, Any]]:
+    """``{relative path: {sha256, bytes}}`` for files under ``root``."""
+    return {r: {"sha256": sha256_file(root / r), "bytes": (root / r).stat().st_size} for r in relatives}
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise SpecError(path, None, "not a release folder (manifest.json missing)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise SpecError(path, f"line {err.lineno}", f"invalid JSON: {err.msg}") from None
+
+
+def verify_release(folder: str | Path) -> list[str]:
+    """Problems found (empty when every file matches the manifest). Each names the file."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    problems = []
+    for relative, expected in sorted(manifest["files"].items()):
+        path = folder / relative
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif sha256_file(path) != expected["sha256"]:
+            problems.append(f"{path}: sha256 differs from manifest.json")
+    listed = set(manifest["files"]) | {MANIFEST}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.relative_to(folder).as_posix() not in listed:
+            problems.append(f"{path}: not listed in manifest.json")
+    return problems
