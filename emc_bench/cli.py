@@ -19,6 +19,7 @@ COMMANDS = [
     "stats",
     "paraphrase",
     "tasks_path",
+    "plan",
     "eval",
     "tiny_model",
     "train",
@@ -29,8 +30,15 @@ COMMANDS = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``error: <command>: <message>``), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="emc-bench",
         description="Build, evaluate and report semantically contained emergent misalignment.",
     )
@@ -43,7 +51,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the exact command line, for run records
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -79,7 +79,7 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
 
 
 def _write_config(plan: ConfigPlan, staging: Path) -> dict[str, Any]:
-    columns = schema.TRAIN if plan.kind == "train" else schema.EVAL
+    columns = {"train": schema.TRAIN, "eval": schema.EVAL, "suite": schema.SUITE}[plan.kind]
     splits = {}
     for split, rows in plan.make().items():
         relative = names.split_path(plan.name, split)

@@ -215,8 +215,10 @@ def plot_similarity(profile: dict[str, Any], path: Path) -> None:
 
 
 def build_report(rows: Sequence[dict[str, Any]], folder: Path, *, definition: str = metrics.DEFAULT_DEFINITION,
-                 document: str = "md", seed: int = metrics.SEED, n_boot: int = metrics.N_BOOT) -> list[Path]:
-    """Write profile.json, plots/ and report.<md|html> into ``folder``; return the files written."""
+                 document: str = "md", seed: int = metrics.SEED, n_boot: int = metrics.N_BOOT,
+                 run: dict[str, Any] | None = None) -> list[Path]:
+    """Write profile.json, plots/ and report.<md|html> into ``folder``; return the files written.
+    ``run`` (the run record of ``emc-bench eval``) is kept in profile.json as ``run``."""
     if document not in DOCUMENTS:
         raise ValueError(f"document must be one of {DOCUMENTS}, not {document!r}")
     chosen = metrics.get_definition(definition)
@@ -237,7 +239,7 @@ def build_report(rows: Sequence[dict[str, Any]], folder: Path, *, definition: st
         written += [folder / p for p in plots.values()]
         blocks += _profile_blocks(profile, plots)
     (folder / "profile.json").write_text(json.dumps(
-        {"definition": chosen.name, "profiles": profiles}, indent=2) + "\n")
+        {"definition": chosen.name, "profiles": profiles, **({"run": run} if run else {})}, indent=2) + "\n")
     text = render_markdown(blocks) if document == "md" else render_html(blocks, folder)
     (folder / f"report.{document}").write_text(text)
     return [folder / "profile.json", folder / f"report.{document}", *written]

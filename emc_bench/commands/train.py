@@ -37,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from ..train.runner import train
 
     record = train(args.recipe, args.regime, args.data, args.config, args.out, seed=args.seed,
-                   revision=args.revision, kl_config=args.kl_config, max_steps=args.max_steps)
+                   revision=args.revision, kl_config=args.kl_config, max_steps=args.max_steps,
+                   command=["emc-bench", *args.argv])
+    if record.get("already_finished"):
+        print(f"already finished: {args.out} holds this run ({record['result']['global_step']} steps); nothing to do")
+        return 0
     result = record.get("result")
     if result:
         extra = f", KL to base {result['kl_to_base']:.4f}" if "kl_to_base" in result else ""

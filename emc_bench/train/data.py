@@ -35,6 +35,7 @@ def load_config(data: str, config: str, revision: str | None = None) -> tuple[An
         "version": manifest.get("version"),
         "manifest_sha256": sha256_file(folder / MANIFEST),
         "hub": manifest.get("hub"),
+        "canary": manifest.get("canary"),
         "rows": len(rows),
     }
     return rows, provenance
