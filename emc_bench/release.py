@@ -17,6 +17,7 @@ from .library import Library
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
+SELF_HASH = "self_sha256"  # the manifest's hash of its own content, so that an edit shows
 
 
 def sha256_file(path: Path) -> str:
@@ -63,13 +64,14 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
                    for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress)}
         tables = write_variant_tables(gates.rows, staging, loaded.spec.canary)
         manifest = _manifest(loaded, configs)
+        manifest.update(partial=only is not None, **({"only": only} if only is not None else {}))
         manifest["similarity"] = {**manifest_section(gates, tables),
                                   "leakage": leakage.to_dict() if leakage else "not checked"}
         data = [split["path"] for config in configs.values() for split in config["splits"].values()]
         manifest["files"] = _hashes(staging, [*data, *tables.values()])
         _write_card(loaded, manifest, staging / CARD)
         manifest["files"].update(_hashes(staging, [CARD]))
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_manifest(manifest, staging / MANIFEST)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -100,6 +102,7 @@ def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
         "builder_version": BUILDER_VERSION,
         "spec_hash": spec_hash(loaded.spec_files),
         "spec_files": [p.name for p in loaded.spec_files],
+        "hub": loaded.spec.hub.model_dump() if loaded.spec.hub else None,
         "configs": configs,
     }
 
@@ -133,6 +136,18 @@ def _swap_in(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def manifest_sha256(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON (sorted keys, compact), its ``self_sha256`` left out."""
+    body = {key: value for key, value in manifest.items() if key != SELF_HASH}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_manifest(manifest: dict[str, Any], path: Path) -> None:
+    """Write ``manifest`` with its ``self_sha256`` (not atomic: callers write into a staging folder)."""
+    manifest[SELF_HASH] = manifest_sha256(manifest)
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not path.is_file():
@@ -148,6 +163,8 @@ def verify_release(folder: str | Path) -> list[str]:
     folder = Path(folder)
     manifest = read_manifest(folder)
     problems = []
+    if manifest.get(SELF_HASH) != manifest_sha256(manifest):
+        problems.append(f"{folder / MANIFEST}: edited after the build (its content does not match its {SELF_HASH})")
     for relative, expected in sorted(manifest["files"].items()):
         path = folder / relative
         if not path.is_file():

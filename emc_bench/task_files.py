@@ -32,7 +32,7 @@ def _task_metadata(release: str, library: Library | None = None) -> dict[str, di
     spec = loaded.spec
     common = {"version": TASK_VERSION, "samples": SAMPLES, "release": spec.name, "release_version": spec.version}
     if spec.hub:
-        common.update(hub_repo=spec.hub.repo, hub_revision=spec.hub.revision)
+        common.update(hub_repo=spec.hub.eval_repo, hub_revision=spec.hub.revision)
     tasks: dict[str, dict] = {}
     for entry in spec.eval:
         if "none" in entry.conditions and "emc_none" not in tasks:
