@@ -2,9 +2,10 @@
 and ``process_results``.
 
 - ``load_eval`` reads an eval split from a local release folder (``--metadata '{"data": DIR}'``
-  or ``$EMC_BENCH_DATA``), from the Hub repo at the release's pinned revision (``"hub": true``
-  or ``$EMC_BENCH_HUB=1``), or else builds the release's eval configs locally (deterministic,
-  the same bytes as the published files) into the cache. It folds the system turn into the
+  or ``$EMC_BENCH_DATA``), from the release's eval repo on the Hub at its pinned revision
+  (``"hub": true`` or ``$EMC_BENCH_HUB=1``; each file verified by ``emc_bench.hub``), or else
+  builds the release's eval configs locally (deterministic, the same bytes as the published
+  files) into the cache. It folds the system turn into the
   first user turn when the model's chat template has no system role, audits that each
   triggered row's trigger text reaches the rendered prompt, and repeats every prompt
   ``samples`` times.
@@ -107,7 +108,12 @@ def load_eval(**meta: Any):
 
     source, revision = release_source(meta)
     try:
-        split = datasets.load_dataset(source, meta["config"], split=meta["split"], revision=revision)
+        if revision is not None:  # the Hub release: every file checked against its manifest
+            from .hub import load_split
+
+            split = load_split(source, meta["config"], meta["split"], revision)
+        else:
+            split = datasets.load_dataset(source, meta["config"], split=meta["split"])
     except (FileNotFoundError, ValueError) as err:
         raise SpecError(source, meta["config"], f"cannot load split {meta['split']!r}: {err}") from None
     tokenizer = chat_template_probe(meta)
