@@ -105,9 +105,9 @@ class Repo:
 
 
 class HubError(Exception):
-    def __init__(self, status: int, code: str | None, message: str):
+    def __init__(self, status: int, code: str | None, message: str, **body: Any):
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.body = status, code, message, body
 
 
 class FakeHub:
@@ -208,7 +208,7 @@ class FakeHub:
         url = f"{self.url}/{PREFIX[repo_type]}{repo_id}"
         with self._lock:
             if (repo_type, repo_id) in self.repos:
-                raise HubError(409, None, "You already created this repo")
+                raise HubError(409, None, "You already created this repo", url=url)
             private = body.get("private") or body.get("visibility") == "private"
             repo = Repo(repo_type, repo_id, bool(private), _now())
             first = self._new_commit(repo, None, "initial commit", {".gitattributes": Blob(_GITATTRIBUTES, False)})
@@ -405,7 +405,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"X-Error-Message": err.message}
             if err.code:
                 headers["X-Error-Code"] = err.code
-            self._send(err.status, {"error": err.message}, headers)
+            self._send(err.status, {"error": err.message, **err.body}, headers)
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from fake_hub_server import FakeHub
-from test_hub_fixtures import (EVAL_REPO, OWNER, READER, TAG, TRAIN_REPO, USERS, full_release,  # noqa: F401
-                               hub, hub_builders, run_cli, run_python)
+from test_hub_fixtures import (EVAL_REPO, OWNER, READER, TAG, TRAIN_REPO, USERS, finished_run,  # noqa: F401
+                               full_release, hub, hub_builders, one_torch_thread, release_dir, run_cli, run_python,
+                               tiny_recipe)
 from test_train_fixtures import CONFIG
 
 from emc_bench.release import MANIFEST, read_manifest, write_manifest
@@ -219,3 +220,42 @@ def test_republishing_is_a_no_op_and_a_different_release_under_the_same_tag_is_r
 def test_publish_needs_write_access_to_the_organisation(full_release, hub, tmp_path):  # noqa: F811
     done = run_cli(hub, tmp_path / "reader", "publish", "dataset", str(full_release), token=READER)
     assert done.returncode != 0 and not hub.repos
+
+
+def test_publish_adapter_creates_the_model_repo_with_its_card_and_republishing_changes_nothing(
+        finished_run, hub, tmp_path):  # noqa: F811
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    record = json.loads((run / "run.json").read_text())
+    record["base_model"] = {"id": "Qwen/Qwen2.5-0.5B-Instruct", "revision": None}  # a Hub model, as a real run names
+    (run / "run.json").write_text(json.dumps(record))
+    repo_id, home = "emc-bench/tiny-adapter", tmp_path / "maintainer"
+
+    done = run_cli(hub, home, "publish", "adapter", str(run), "--repo", repo_id)
+    assert done.returncode == 0, done.stderr
+    assert f"uploaded {run} to {hub.url}/{repo_id}/commit/" in done.stdout
+    repo = hub.repo("model", repo_id)
+    files = repo.resolve("main").files
+    assert set(files) == {".gitattributes", "README.md", "adapter_config.json", "adapter_model.safetensors",
+                          "run.json", "curves.json", "curves.png"}
+    assert files["adapter_model.safetensors"].lfs
+    assert files["adapter_model.safetensors"].data == (run / "adapter" / "adapter_model.safetensors").read_bytes()
+    card = run_python(hub, tmp_path / "user", f"""
+from huggingface_hub import ModelCard
+card = ModelCard.load("{repo_id}")
+emit(base_model=card.data.base_model, library=card.data.library_name, text=card.text)
+""")
+    assert card["base_model"] == "Qwen/Qwen2.5-0.5B-Instruct" and card["library"] == "peft"
+    assert f"canary GUID {record['canary']}" in card["text"] and "Research use only" in card["text"]
+
+    commits = len(repo.commits)
+    again = run_cli(hub, home, "publish", "adapter", str(run), "--repo", repo_id)
+    assert again.returncode == 0 and f"{repo_id} already holds these exact files; nothing uploaded" in again.stdout
+    assert len(repo.commits) == commits
+
+    record["seed"] = 1  # another run record: proposed as a pull request, main left alone
+    (run / "run.json").write_text(json.dumps(record))
+    head = repo.branches["main"]
+    proposed = run_cli(hub, home, "publish", "adapter", str(run), "--repo", repo_id, "--create-pr")
+    assert proposed.returncode == 0 and f"to {hub.url}/{repo_id}/discussions/1 as a pull request" in proposed.stdout
+    assert repo.branches["main"] == head and json.loads(repo.resolve("refs/pr/1").files["run.json"].data)["seed"] == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fake_hub_server import FakeHub
-from test_train_fixtures import TEST_BUILDERS
+from test_train_fixtures import TEST_BUILDERS, one_torch_thread, release_dir, tiny_recipe, train_cli  # noqa: F401
 
 EVAL_REPO = "emc-bench/mini-eval"
 TRAIN_REPO = "emc-bench/mini-train"
@@ -42,6 +42,19 @@ def full_release(tmp_path_factory, hub_builders) -> Path:
 
     out = tmp_path_factory.mktemp("full") / "mini"
     build_release("mini", out, library=Library((hub_builders,)), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_recipe, release_dir) -> Path:  # noqa: F811
+    """A real two-step training run of the tiny model, with the record fields ``emc-bench train``
+    writes (the canary of its data, the epochs it ran) filled in where this trainer lacks them."""
+    out = tmp_path_factory.mktemp("publish") / "run"
+    assert train_cli(tiny_recipe, "general", release_dir, out, "--max-steps", "2") == 0
+    record = json.loads((out / "run.json").read_text())
+    record.setdefault("canary", json.loads((release_dir / "manifest.json").read_text())["canary"])
+    record["result"].setdefault("epoch", 0.2)
+    (out / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return out
 
 
