@@ -143,22 +143,32 @@ def existing_release(repo: str, tag: str, folder: Path, api: Any) -> bool:
                     "published tag is never moved; bump the release version or choose another --revision")
 
 
-def publish_dataset_part(folder: Path, repo: str, part: str, tag: str, *, private: bool = False,
-                         api: Any = None) -> str:
-    """Upload one staged part as a commit that mirrors the folder, gate it if it is the train part,
-    and tag it; return what happened, in a line."""
+def publish_dataset(staged: dict[str, Path], repos: dict[str, str], tag: str, *, private: bool = False,
+                    api: Any = None) -> list[str]:
+    """Upload each staged part to its repo and tag it; return what happened, a line per part.
+
+    Every part's tag is checked before anything is written, so that a refusal leaves both repos as
+    they were. Each upload is one commit that mirrors the staged folder; the train repo is gated
+    before its first file arrives.
+    """
     from huggingface_hub import HfApi
 
     api = api or HfApi()
-    if existing_release(repo, tag, folder, api):
-        return f"{repo}@{tag}: already published with these exact files; nothing uploaded"
-    api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
-    if GATED[part]:  # before any file arrives, so that the training data is never open
-        api.update_repo_settings(repo, repo_type="dataset", gated=GATED[part])
-    commit = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset", delete_patterns="*",
-                               commit_message=f"{part} configs of the release, uploaded with emc-bench {__version__}")
-    api.create_tag(repo, tag=tag, revision=commit.oid, repo_type="dataset")
-    return f"{repo}: uploaded {commit.commit_url}{' (gated)' if GATED[part] else ''} and tagged it {tag}"
+    done = {part: existing_release(repos[part], tag, folder, api) for part, folder in staged.items()}
+    lines = []
+    for part, folder in staged.items():
+        repo = repos[part]
+        if done[part]:
+            lines.append(f"{repo}@{tag}: already published with these exact files; nothing uploaded")
+            continue
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        if GATED[part]:
+            api.update_repo_settings(repo, repo_type="dataset", gated=GATED[part])
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset", delete_patterns="*",
+                                   commit_message=f"{part} configs of the release, uploaded with emc-bench {__version__}")
+        api.create_tag(repo, tag=tag, revision=commit.oid, repo_type="dataset")
+        lines.append(f"{repo}: uploaded {commit.commit_url}{' (gated)' if GATED[part] else ''} and tagged it {tag}")
+    return lines
 
 
 # -- adapters ------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -31,8 +33,8 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def publish(hub: FakeHub, home: Path, release: Path, *extra: str):
-    done = run_cli(hub, home, "publish", "dataset", str(release), *extra)
+def publish(server: FakeHub, home: Path, release: Path, *extra: str):
+    done = run_cli(server, home, "publish", "dataset", str(release), *extra)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -216,6 +218,12 @@ def test_republishing_is_a_no_op_and_a_different_release_under_the_same_tag_is_r
     assert {repo: len(hub.repo("dataset", repo).commits) for repo in commits} == commits
     assert {repo: dict(hub.repo("dataset", repo).tags) for repo in tags} == tags
 
+    with FakeHub(users=USERS) as fresh:  # only the train part is out: the eval part of another release waits
+        publish(fresh, home, full_release, "--part", "train")
+        refused = run_cli(fresh, home, "publish", "dataset", str(other))
+        assert refused.returncode == 2 and f"{TRAIN_REPO}@{TAG}: already holds a different release" in refused.stderr
+        assert ("dataset", EVAL_REPO) not in fresh.repos, "nothing is written when any part is refused"
+
 
 def test_publish_needs_write_access_to_the_organisation(full_release, hub, tmp_path):  # noqa: F811
     done = run_cli(hub, tmp_path / "reader", "publish", "dataset", str(full_release), token=READER)
@@ -259,3 +267,19 @@ emit(base_model=card.data.base_model, library=card.data.library_name, text=card.
     proposed = run_cli(hub, home, "publish", "adapter", str(run), "--repo", repo_id, "--create-pr")
     assert proposed.returncode == 0 and f"to {hub.url}/{repo_id}/discussions/1 as a pull request" in proposed.stdout
     assert repo.branches["main"] == head and json.loads(repo.resolve("refs/pr/1").files["run.json"].data)["seed"] == 1
+
+
+def test_load_takes_its_defaults_from_the_packaged_release_and_stays_lazy(tmp_path):
+    from emc_bench.errors import SpecError
+    from emc_bench.hub import load, release_hub
+
+    assert release_hub("v1") == {"eval_repo": "emc-bench/emc-bench-v1-eval",
+                                 "train_repo": "emc-bench/emc-bench-v1-train", "revision": "v1.0.0"}
+    with pytest.raises(SpecError, match=r"^emc-bench/emc-bench-v1-eval: cannot read it from the Hub"):
+        load("eval-deploy_tag")  # HF_HUB_OFFLINE=1 in the tests: nothing can be verified, nothing is loaded
+    with pytest.raises(SpecError, match=r"^part: must be 'eval' or 'train'"):
+        load("eval-deploy_tag", part="both")
+    heavy = "sorted(m for m in ('datasets', 'huggingface_hub', 'torch', 'lm_eval') if m in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", f"import sys, emc_bench; print({heavy}); emc_bench.load; print({heavy})"],
+                          capture_output=True, text=True)
+    assert done.stdout.split() == ["[]", "[]"], done.stdout + done.stderr

@@ -106,7 +106,7 @@ def test_a_report_of_another_adapter_or_of_the_base_model_is_refused(finished_ru
         code = main(["publish", "adapter", str(finished_run), "--repo", REPO, "--report", str(report / "profile.json"),
                      "--dry-run", "--out", str(out)])
         err = capsys.readouterr().err
-        assert code == 2 and f"profile.json: run.adapter.sha256: " in err and message in err, (name, err)
+        assert code == 2 and "profile.json: run.adapter.sha256: " in err and message in err, (name, err)
         assert not out.exists(), name
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
-import pytest
 from test_hub_fixtures import EVAL_REPO, TAG, TRAIN_REPO, full_release, hub_builders  # noqa: F401
 from test_train_fixtures import CONFIG, TEST_BUILDERS, release_dir  # noqa: F401
 

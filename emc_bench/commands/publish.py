@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _dataset(args: argparse.Namespace) -> int:
     from ..errors import SpecError
-    from ..publish import PARTS, load_instructions, publish_dataset_part, stage_dataset
+    from ..publish import PARTS, load_instructions, publish_dataset, stage_dataset
     from ..release import read_manifest
 
     manifest = read_manifest(args.folder)
@@ -85,8 +85,8 @@ def _dataset(args: argparse.Namespace) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="emc-bench-upload-") as tmp:
         staged = stage(args.out or Path(tmp) / "staged")
-        for part, folder in staged.items():
-            print(publish_dataset_part(folder, chosen[part], part, tag, private=args.private))
+        for line in publish_dataset(staged, chosen, tag, private=args.private):
+            print(line)
     print(load_instructions(chosen.get("eval"), chosen.get("train"), tag))
     return 0
 
