@@ -45,13 +45,13 @@ def check_publishable(release: str | Path) -> dict[str, Any]:
     """The manifest of a release folder that may be published, or a SpecError naming what is wrong."""
     release = Path(release)
     manifest = read_manifest(release)
+    if not isinstance(manifest.get("similarity", {}).get("leakage"), dict):
+        raise SpecError(release / MANIFEST, "similarity.leakage",
+                        "the leakage gate did not run (built with --no-leakage): rebuild without it")
     if manifest.get("partial", True):
         only = manifest.get("only")
         raise SpecError(release / MANIFEST, "partial", f"built with --only {only!r}: publish a full build of the release"
                         if only else "does not say whether the build is complete: rebuild it with this emc-bench")
-    if not isinstance(manifest.get("similarity", {}).get("leakage"), dict):
-        raise SpecError(release / MANIFEST, "similarity.leakage",
-                        "the leakage gate did not run (built with --no-leakage): rebuild without it")
     problems = verify_release(release)
     if problems:
         raise SpecError(release, None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
@@ -59,12 +59,21 @@ def check_publishable(release: str | Path) -> dict[str, Any]:
 
 
 def stage_dataset(release: str | Path, target: str | Path, parts: tuple[str, ...] = PARTS, *,
-                  eval_repo: str, train_repo: str, revision: str | None) -> dict[str, Path]:
-    """Stage ``target/<part>`` for each part: exactly the files that part's repo receives."""
+                  eval_repo: str | None = None, train_repo: str | None = None,
+                  revision: str | None = None) -> dict[str, Path]:
+    """Stage ``target/<part>`` for each part: exactly the files that part's repo receives.
+
+    The repos and the tag default to the release's ``hub`` section (its manifest's ``hub``).
+    """
     release = Path(release)
     manifest = check_publishable(release)
     release_sha = sha256_file(release / MANIFEST)
-    hub = {"eval_repo": eval_repo, "train_repo": train_repo, "revision": revision}
+    defaults = manifest.get("hub") or {}
+    hub = {"eval_repo": eval_repo or defaults.get("eval_repo"), "train_repo": train_repo or defaults.get("train_repo"),
+           "revision": revision or defaults.get("revision")}
+    for key, value in hub.items():
+        if not value:
+            raise SpecError(release / MANIFEST, f"hub.{key}", "missing: name it (--eval-repo, --train-repo, --revision)")
     for part in parts:
         if not any(c["kind"] == part for c in manifest["configs"].values()):
             raise SpecError(release / MANIFEST, "configs", f"the release has no {part} config to publish")
