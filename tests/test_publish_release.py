@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from test_hub_fixtures import EVAL_REPO, TAG, TRAIN_REPO, full_release, hub_builders  # noqa: F401
 from test_train_fixtures import CONFIG, TEST_BUILDERS, release_dir  # noqa: F401
 
@@ -50,3 +51,16 @@ def test_verify_accepts_a_reformatted_but_unchanged_manifest(full_release, tmp_p
     manifest = json.loads((copy / "manifest.json").read_text())
     (copy / "manifest.json").write_text(json.dumps(manifest))  # same content, other layout
     assert verify_release(copy) == []
+
+
+def test_a_release_spec_must_name_two_different_repos(tmp_path):
+    from emc_bench.build import resolve_release
+    from emc_bench.errors import SpecError
+    from emc_bench.library import Library
+
+    builders = tmp_path / "builders"
+    shutil.copytree(TEST_BUILDERS, builders)
+    spec = builders / "releases" / "mini.yaml"
+    spec.write_text(spec.read_text() + "hub: {eval_repo: a/b, train_repo: a/b, revision: v1}\n")
+    with pytest.raises(SpecError, match=r"mini.yaml: hub.train_repo: must differ from eval_repo"):
+        resolve_release("mini", Library((builders,)))
