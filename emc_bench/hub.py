@@ -169,8 +169,14 @@ class _hub_errors:
         if err is None or isinstance(err, SpecError):
             return False
         from huggingface_hub import constants
-        from huggingface_hub.errors import (GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
-                                            RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
+        from huggingface_hub.errors import (
+            GatedRepoError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            RemoteEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
 
         page = f"{constants.ENDPOINT}/datasets/{self.repo}"
         if isinstance(err, GatedRepoError):
