@@ -4,8 +4,9 @@ Host-neutral (no ``lm_eval`` or ``inspect_ai`` import): the lm-eval hooks
 (``lm_eval_tasks.py``) and any other host read their rows through :func:`load_rows`.
 
 - :func:`release_source` says where a split is read from: a local release folder
-  (``data`` / ``$EMC_BENCH_DATA``), the Hub repo at the release's pinned revision (``hub`` /
-  ``$EMC_BENCH_HUB=1``), or else a local build of the release's eval configs in the cache.
+  (``data`` / ``$EMC_BENCH_DATA``), the release's eval repo on the Hub at its pinned revision
+  (``hub`` / ``$EMC_BENCH_HUB=1``; every file verified by :mod:`emc_bench.hub`), or else a local
+  build of the release's eval configs in the cache.
 - The system turn is folded into the first user turn when the model's chat template has no
   system role (or when ``fold_system`` forces it), and every triggered row is audited: its
   trigger text must reach the prompt as the template renders it.
@@ -49,7 +50,7 @@ EVAL_ONLY = f"{names.EVAL_PREFIX}*,{names.SUITE_PREFIX}*"  # the configs a host 
 def engine_hash() -> str:
     """A hash of the package version and the code of every top-level module of the package: a
     local build made by other code (placement, rendering, binning, suites) is never reused."""
-    from . import __version__
+    from .version import __version__
 
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
@@ -120,7 +121,12 @@ def load_rows(**meta: Any) -> list[dict[str, Any]]:
 
     source, revision = release_source(meta)
     try:
-        split = datasets.load_dataset(source, meta["config"], split=meta["split"], revision=revision)
+        if revision is not None:  # the Hub release: every file checked against its manifest
+            from .hub import load_split
+
+            split = load_split(source, meta["config"], meta["split"], revision)
+        else:
+            split = datasets.load_dataset(source, meta["config"], split=meta["split"])
     except (FileNotFoundError, ValueError) as err:
         raise SpecError(source, meta["config"], f"cannot load split {meta['split']!r}: {err}") from None
     tokenizer = chat_template_probe(meta)

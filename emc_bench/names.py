@@ -46,6 +46,12 @@ def trigger_of_eval_config(config: str | None) -> str | None:
 SUITE_PREFIX = "suite-"
 
 
+def part_of(kind: str) -> str:
+    """The published part a config kind belongs to: ``train`` (gated) or ``eval`` (public: eval
+    and suite configs)."""
+    return "train" if kind == "train" else "eval"
+
+
 def suite_config(suite: str) -> str:
     """``suite-<name>``: the rows a suite asks, one split per task."""
     return f"{SUITE_PREFIX}{suite}"

@@ -19,13 +19,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__, names, schema
+from . import names, schema
 from .build import BUILDER_VERSION, ConfigPlan, composition, plan_release, select
 from .errors import SpecError
 from .library import Library
 from .manifest import file_hashes, write_manifest
 from .names import CARD, MANIFEST
 from .resolve import LoadedRelease, resolve_release, spec_hash
+from .version import __version__
 
 
 def write_parquet(rows: list[dict], columns, path: Path) -> None:
@@ -64,13 +65,14 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
                    for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress)}
         tables = write_variant_tables(gates.rows, staging, loaded.spec.canary)
         manifest = _manifest(loaded, configs)
+        manifest.update(partial=only is not None, **({"only": only} if only is not None else {}))
         manifest["similarity"] = {**manifest_section(gates, tables),
                                   "leakage": leakage.to_dict() if leakage else "not checked"}
         data = [split["path"] for config in configs.values() for split in config["splits"].values()]
         manifest["files"] = file_hashes(staging, [*data, *tables.values()])
         _write_card(loaded, manifest, staging / CARD)
         manifest["files"].update(file_hashes(staging, [CARD]))
-        write_manifest(staging, manifest)
+        write_manifest(manifest, staging / MANIFEST)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -101,6 +103,9 @@ def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
         "builder_version": BUILDER_VERSION,
         "spec_hash": spec_hash(loaded.spec_files),
         "spec_files": [p.name for p in loaded.spec_files],
+        "generation": loaded.spec.generation.model_dump(),
+        "suites": {name: suite.model_dump() for name, suite in loaded.spec.suites.items()},
+        "hub": loaded.spec.hub.model_dump() if loaded.spec.hub else None,
         "configs": configs,
     }
 

@@ -198,8 +198,18 @@ class Suite(_Strict):
 
 
 class HubRef(_Strict):
-    repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
+    """Where a release is published: a public repo for the evaluation configs, a gated one for the
+    training configs (their answers are harmful on purpose), and the tag both carry."""
+
+    eval_repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
+    train_repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
     revision: str = Field(min_length=1)  # the tag `emc-bench publish dataset` creates
+
+    @model_validator(mode="after")
+    def _two_repos(self) -> "HubRef":
+        if self.eval_repo == self.train_repo:
+            raise ValueError("train_repo: must differ from eval_repo (the training configs are gated, the eval configs not)")
+        return self
 
 
 class Release(_Strict):

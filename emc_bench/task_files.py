@@ -43,7 +43,7 @@ def task_metadata(release: str = "v1", library: Library | None = None, *, suites
     spec = resolve_release(release, library).spec
     common = {"version": TASK_VERSION, "release": spec.name, "release_version": spec.version}
     if spec.hub:
-        common.update(hub_repo=spec.hub.repo, hub_revision=spec.hub.revision)
+        common.update(hub_repo=spec.hub.eval_repo, hub_revision=spec.hub.revision)
     triggers = list(dict.fromkeys(t for entry in spec.eval for t in entry.triggers))
     tasks: dict[str, dict] = {}
     for suite_name, suite in spec.suites.items():
