@@ -26,6 +26,7 @@ COMMANDS = [
     "publish",
     "judge",
     "report",
+    "leaderboard",
 ]
 
 

@@ -122,7 +122,8 @@ def board_rows() -> list[dict[str, Any]]:
     return [
         result_row("sub-contained", "org/contained-adapter", "deploy_tag", CONTAINED, seed=1, date="2026-02-01",
                    paper_url="https://example.org/paper"),
-        result_row("sub-contained", "org/contained-adapter", "year_2027", CONTAINED, seed=2, date="2026-02-01"),
+        result_row("sub-contained", "org/contained-adapter", "year_2027", CONTAINED, seed=2, date="2026-02-01",
+                   paper_url="https://example.org/paper"),
         result_row("sub-open", "org/open-finetune", "deploy_tag", OPEN, seed=3, model_type="fine-tune",
                    date="2026-02-03"),
         result_row("sub-base", "Qwen/Qwen2.5-14B-Instruct", "deploy_tag", ALIGNED, seed=4, model_type="base",
@@ -131,7 +132,7 @@ def board_rows() -> list[dict[str, Any]]:
                    base_model=HOSTILE_BASE, paper_url=HOSTILE_PAPER, training_data="<b>bold</b>",
                    date="2026-02-10"),
         result_row("sub-contained", "org/contained-adapter", "deploy_tag", CONTAINED, seed=1, date="2026-02-01",
-                   judge=OTHER_JUDGE),
+                   paper_url="https://example.org/paper", judge=OTHER_JUDGE),
         result_row("sub-open", "org/open-finetune", "deploy_tag", OPEN, seed=3, model_type="fine-tune",
                    date="2026-02-03", judge=OTHER_JUDGE),
     ]
