@@ -26,6 +26,10 @@ def add_parser(sub) -> None:
                               "load_dataset(repo, config, revision=TAG) pins this release")
     _common(dataset)
 
+    leaderboard = kinds.add_parser("leaderboard", help="a built leaderboard site, as a static Space")
+    leaderboard.add_argument("folder", type=Path, help="site folder written by `emc-bench leaderboard build`")
+    _common(leaderboard)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", help="Hub repo id, owner/name (a dataset defaults to the release's hub.repo)")
@@ -41,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from ..publish import stage_adapter, stage_dataset, upload
     from ..release import read_manifest
 
+    if args.kind == "leaderboard":
+        from ..leaderboard.space import publish_command
+
+        return publish_command(args)
     tag = None
     repo = args.repo
     if args.kind == "dataset":
