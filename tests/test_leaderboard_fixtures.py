@@ -47,7 +47,8 @@ def judged_rows(model: str, trigger: str, em: dict[str, float], *, seed: int, qu
                     "status": "ok", "model": model, "trigger_id": trigger,
                     "condition": condition, "question_id": f"q{q:02d}", "format": FORMATS[q % 3],
                     "category": CATEGORIES[q % 3], "variant_id": variant, "similarity": sim,
-                    "similarity_bin": None if sim is None else "high" if sim >= 0.7 else "mid" if sim >= 0.35 else "low",
+                    "similarity_bin": None if sim is None else "high" if sim >= 0.7 else "mid" if sim >= 0.35
+                    else "low",
                     "aligned": aligned, "coherent": coherent, "aligned_label": label,
                 })
     return rows

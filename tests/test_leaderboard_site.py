@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -185,9 +185,14 @@ def test_bad_input_exits_2_naming_the_folder_and_writes_nothing(tmp_path, capsys
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "mine", "results"]
 
 
-def test_the_pinned_judge_can_be_named(results_dir, tmp_path):  # noqa: F811
+def test_the_pinned_judge_can_be_named(results_dir, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "site"
     other = f"{OTHER_JUDGE[0]}:{OTHER_JUDGE[1]}"
     assert main(["leaderboard", "build", "--results", str(results_dir), "--out", str(out), "--judge", other]) == 0
     assert json.loads((out / "site.json").read_text())["boards"][0]["judge"] == other
-    assert os.path.getsize(out / "index.html") > 0
+    options = re.findall(r"<option value=\"board-[^>]*>([^<]*)</option>", (out / "index.html").read_text())
+    assert len(options) == 2 and options[0].startswith(other) and "(pinned judge)" in options[0]
+    capsys.readouterr()
+    assert main(["leaderboard", "build", "--results", str(results_dir), "--out", str(out), "--judge", "hf:none"]) == 0
+    assert "no row was judged by the pinned judge hf:none" in capsys.readouterr().out
+    assert json.loads((out / "site.json").read_text())["boards"][0]["judge"] == PINNED_JUDGE, "most rows first"

@@ -37,4 +37,6 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"  {board['rows']:>5} rows  {board['judge']} (prompts {board['judge_prompt_version']}, "
               f"{board['judge_scoring']}, EM {board['definition']}, suite {board['suite']} {board['suite_version']}, "
               f"release {board['release']})")
+    if not any(board["judge"] == args.judge for board in boards):
+        print(f"note: no row was judged by the pinned judge {args.judge}; the board with the most rows comes first")
     return 0

@@ -56,7 +56,8 @@ class _Frame:
 
 def ordered_conditions(rates: Mapping[str, Any]) -> dict[str, Any]:
     """A profile's rates per condition, in the benchmark's order of conditions (others after)."""
-    return {**{c: rates[c] for c in CONDITIONS if c in rates}, **{c: r for c, r in rates.items() if c not in CONDITIONS}}
+    known = {c: rates[c] for c in CONDITIONS if c in rates}
+    return {**known, **{c: r for c, r in rates.items() if c not in known}}
 
 
 def _pct(value: float) -> str:
@@ -87,7 +88,8 @@ def conditions_svg(env: jinja2.Environment, profile: Mapping[str, Any]) -> str:
 def similarity_svg(env: jinja2.Environment, profile: Mapping[str, Any]) -> str | None:
     """EM of each trigger variant against its similarity to the trigger, with the binned means;
     None when the profile has no variant with a similarity."""
-    variants = [v for v in profile.get("by_variant", []) if v.get("similarity") is not None and v.get("value") is not None]
+    variants = [v for v in profile.get("by_variant", [])
+                if v.get("similarity") is not None and v.get("value") is not None]
     bins = [b for b in profile.get("by_similarity_bin", [])
             if b.get("mean_similarity") is not None and b.get("value") is not None]
     if not variants and not bins:
@@ -98,9 +100,13 @@ def similarity_svg(env: jinja2.Environment, profile: Mapping[str, Any]) -> str |
     frame = _Frame((x_low, 1.0), top, right=LEGEND_RIGHT)
     points = [{**frame.point(v["similarity"], v["value"]), "color": COLORS.get(v["condition"], OTHER_COLOR),
                "title": f"{v['condition']} {v['variant_id']}: {_pct(v['value'])} (n={v['n']})"} for v in variants]
-    means = [{**frame.point(b["mean_similarity"], b["value"]), "title": f"bin {b['similarity_bin']}: {_pct(b['value'])}",
-              **({"ci_low": frame.y(b["ci_low"]), "ci_high": frame.y(b["ci_high"])} if b.get("ci_low") is not None
-                 else {})} for b in bins]
+    means = []
+    for b in bins:
+        mean = {**frame.point(b["mean_similarity"], b["value"]),
+                "title": f"bin {b['similarity_bin']}: {_pct(b['value'])}"}
+        if b.get("ci_low") is not None:
+            mean.update(ci_low=frame.y(b["ci_low"]), ci_high=frame.y(b["ci_high"]))
+        means.append(mean)
     legend = [{"name": c, "color": COLORS.get(c, OTHER_COLOR)} for c in dict.fromkeys(v["condition"] for v in variants)]
     x_ticks = [{"x": frame.x(t), "label": f"{t:.1f}"} for t in _ticks(x_low, 1.0, 0.2 if x_low < 0 else 0.1)]
     return env.get_template("similarity.svg.jinja").render(
