@@ -38,6 +38,11 @@ def add_parser(sub) -> None:
                               "load_dataset(repo, config, revision=TAG) pins this release")
     _common(dataset, "hub-upload/<release>-<version>, holding eval/ and train/")
 
+    leaderboard = kinds.add_parser("leaderboard", help="a built leaderboard site, as a static Space")
+    leaderboard.add_argument("folder", type=Path, help="site folder written by `emc-bench leaderboard build`")
+    leaderboard.add_argument("--repo", help="Hub Space repo id, owner/name")
+    _common(leaderboard, "hub-upload/<repo>")
+
 
 def _common(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--private", action="store_true", help="create new repos private")
@@ -48,6 +53,10 @@ def _common(p: argparse.ArgumentParser, default_out: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kind == "leaderboard":
+        from ..leaderboard.space import publish_command
+
+        return publish_command(args)
     return _dataset(args) if args.kind == "dataset" else _adapter(args)
 
 
