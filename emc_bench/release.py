@@ -51,6 +51,7 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     from .variants import gate_release, manifest_section, scores_by_variant, write_variant_tables
 
     loaded = resolve_release(release, library)
+    select(plan_release(loaded), only)  # a bad --only stops here, before anything is embedded
     gates = gate_release(loaded)
     plans = select(plan_release(loaded, scores_by_variant(gates.rows)), only)
     leakage, summary = release_leakage(loaded, progress) if leakage_gate else ("not checked", "")

@@ -58,6 +58,7 @@ def test_a_run_records_its_provenance_checkpoints_and_resumes(tmp_path, tiny_rec
     assert first["status"] == "finished" and first["result"]["global_step"] == 3
     assert 0 < first["result"]["epoch"] < 1, "3 steps of 4 rows are part of one epoch over 41 rows"
     assert first["canary"] == "test-canary-0000"
+    assert (out / "adapter").stat().st_mode & 0o777 == 0o755 and (out / "run.json").stat().st_mode & 0o777 == 0o644
     assert (out / "checkpoints" / "checkpoint-2" / "optimizer.pt").is_file()
     manifest_sha = hashlib.sha256((release_dir / "manifest.json").read_bytes()).hexdigest()
     assert first["data"] == {"source": str(release_dir.resolve()), "config": CONFIG, "revision": None,

@@ -166,6 +166,7 @@ def _fit(record: dict[str, Any], spec: RegimeSpec, rows: Any, kl_rows: Any, out:
 def _save_adapter(model: Any, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     model.save_pretrained(staging)
+    os.chmod(staging, 0o755)  # like every other output folder (mkdtemp makes it private)
     if target.exists():
         shutil.rmtree(target)
     os.replace(staging, target)
