@@ -42,7 +42,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = make_parser()
+    from .commands.judge import ACTIONS, action_parser
+
+    if len(argv) > 1 and argv[0] == "judge" and argv[1] in ACTIONS:  # emc-bench judge calibrate|compare|rejudge
+        parser, argv = action_parser(argv[1]), argv[2:]
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -52,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt as err:  # Ctrl-C: one line (a command may say what it kept), no traceback
+        print(str(err) or "interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
