@@ -185,3 +185,15 @@ def test_keyboard_interrupt_in_any_command_is_one_line_and_exit_130(monkeypatch,
     monkeypatch.setattr(verify, "run", interrupted)
     assert main(["verify", "anything"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_the_readme_states_the_thresholds_the_judge_applies():
+    from pathlib import Path
+
+    from emc_bench.judge.openai_backend import DETECT_REPLIES, FIRST_TIMEOUTS
+    from emc_bench.judge.runner import CONSECUTIVE_FAILURES
+
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert f"{CONSECUTIVE_FAILURES} failed calls in a row" in readme
+    assert f"{FIRST_TIMEOUTS} timeouts before any reply" in readme
+    assert f"no logprobs on its first {DETECT_REPLIES} replies" in readme
