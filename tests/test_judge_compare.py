@@ -53,6 +53,8 @@ def test_identical_verdicts_give_kappa_one(tmp_path, capsys):
     assert result["em_by_condition"]["exact"]["a"]["value"] == result["em_by_condition"]["exact"]["b"]["value"] == 1.0
     assert result["a"]["judge"]["model"] == "gpt-4o-2024-08-06" and result["b"]["judge"]["model"] == "llama-judge"
     assert (out / "compare.png").read_bytes().startswith(PNG) and result["scatter"] == "compare.png"
+    assert {path.name: path.stat().st_mode & 0o777 for path in out.iterdir()} == {"compare.json": 0o644,
+                                                                                 "compare.png": 0o644}
     text = capsys.readouterr().out
     assert "Cohen's kappa on the EM flags: 1.00 (n=20" in text
 

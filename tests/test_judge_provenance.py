@@ -100,6 +100,7 @@ def test_every_row_and_cache_entry_names_its_judge_prompts_and_scoring(tmp_path,
     with FakeOpenAIServer(models=["judge-model"]) as server:
         assert main(["judge", str(inp), "--judge", "openai:judge-model", "--base-url", server.base_url,
                      "--cache", str(tmp_path / "cache.sqlite"), "--out", str(out), "--no-progress"]) == 0
+    assert out.stat().st_mode & 0o777 == 0o644
     templates = prompts.templates_sha256()
     for row in map(json.loads, out.read_text().splitlines()):
         assert {k: row[k] for k in ("judge", "judge_backend", "judge_model", "judge_endpoint", "prompt_version",
