@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from . import names
+from . import names, suites
 from .domains import Pair, load_pairs
 from .errors import SpecError
 from .placement import chat, place_trigger
@@ -33,7 +33,7 @@ class ConfigPlan:
     """One config of a release: its name, kind and a function that makes its rows per split."""
 
     name: str
-    kind: str  # "train" | "eval"
+    kind: str  # "train" | "eval" | "suite"
     make: Callable[[], dict[str, list[dict]]]
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -64,6 +64,10 @@ def plan_release(loaded: LoadedRelease, scores: VariantScores | None = None) -> 
             info = {"trigger_id": trigger_id, "question_sets": entry.question_sets,
                     "conditions": list(entry.conditions), "formats": list(entry.formats)}
             plans[name] = ConfigPlan(name, "eval", _eval_maker(loaded, i, name, trigger_id, scores), info)
+    for suite_name, suite in spec.suites.items():
+        name = names.suite_config(suite_name)
+        info = {"suite": suite_name, **suite.model_dump()}
+        plans[name] = ConfigPlan(name, "suite", _suite_maker(loaded, suite_name, scores), info)
     return list(plans.values())
 
 
@@ -163,6 +167,36 @@ def _eval_maker(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: 
     def make() -> dict[str, list[dict]]:
         return eval_rows(loaded, entry_index, name, trigger_id, scores)
     return make
+
+
+def _suite_maker(loaded: LoadedRelease, suite_name: str, scores: VariantScores) -> Callable[[], dict]:
+    def make() -> dict[str, list[dict]]:
+        return suite_rows(loaded, suite_name, scores)
+    return make
+
+
+def suite_rows(loaded: LoadedRelease, suite_name: str, scores: VariantScores) -> dict[str, list[dict]]:
+    """The splits of a suite config, chosen from the eval rows of every trigger it covers."""
+    spec = loaded.spec
+    suite = spec.suites[suite_name]
+    question_ids = [q.id for q in suites.suite_questions(loaded, suite_name)]
+    entries = suites.eval_entries(loaded)
+    splits: dict[str, list[dict]] = {}
+    for trigger_id in suites.suite_triggers(loaded, suite_name):
+        i = spec.eval.index(entries[trigger_id])
+        rendered = eval_rows(loaded, i, names.eval_config(trigger_id), trigger_id, scores)
+        formats = list(spec.eval[i].formats)
+        for condition in suite.conditions:
+            if condition not in rendered:
+                continue
+            if condition == "none":
+                if "none" not in splits:
+                    splits["none"] = suites.select(suites.trigger_independent(rendered["none"]), suite_name, suite,
+                                                   None, "none", formats, question_ids)
+                continue
+            splits[names.suite_split(trigger_id, condition)] = suites.select(
+                rendered[condition], suite_name, suite, trigger_id, condition, formats, question_ids)
+    return dict(sorted(splits.items(), key=lambda kv: kv[0] != "none"))
 
 
 def eval_rows(loaded: LoadedRelease, entry_index: int, name: str, trigger_id: str,

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
+from .version import __version__
 from .errors import SpecError
 
 # Order here is the order in --help.
@@ -19,6 +19,7 @@ COMMANDS = [
     "stats",
     "paraphrase",
     "tasks_path",
+    "plan",
     "eval",
     "tiny_model",
     "train",
@@ -29,8 +30,15 @@ COMMANDS = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``error: <command>: <message>``), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="emc-bench",
         description="Build, evaluate and report semantically contained emergent misalignment.",
     )
@@ -43,12 +51,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = make_parser()
+    parser, given = make_parser(), argv
     from .commands.judge import ACTIONS, action_parser
 
     if len(argv) > 1 and argv[0] == "judge" and argv[1] in ACTIONS:  # emc-bench judge calibrate|compare|rejudge
-        parser, argv = action_parser(argv[1]), argv[2:]
-    args = parser.parse_args(argv)
+        parser, given = action_parser(argv[1], Parser), argv[2:]
+    args = parser.parse_args(given)
+    args.argv = argv  # the exact command line, for run records
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

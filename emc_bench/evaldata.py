@@ -4,16 +4,20 @@ Host-neutral (no ``lm_eval`` or ``inspect_ai`` import): the lm-eval hooks
 (``lm_eval_tasks.py``) and any other host read their rows through :func:`load_rows`.
 
 - :func:`release_source` says where a split is read from: a local release folder
-  (``data`` / ``$EMC_BENCH_DATA``), the Hub repo at the release's pinned revision (``hub`` /
-  ``$EMC_BENCH_HUB=1``), or else a local build of the release's eval configs in the cache.
+  (``data`` / ``$EMC_BENCH_DATA``), the release's eval repo on the Hub at its pinned revision
+  (``hub`` / ``$EMC_BENCH_HUB=1``; every file verified by :mod:`emc_bench.hub`), or else a local
+  build of the release's eval configs in the cache.
 - The system turn is folded into the first user turn when the model's chat template has no
   system role (or when ``fold_system`` forces it), and every triggered row is audited: its
   trigger text must reach the prompt as the template renders it.
-- Every prompt is repeated ``samples`` times (``sample_index`` 0..samples-1).
+- Rows are prompts, one each, in the split's order (suite splits are ordered so that any first N
+  rows spread over questions, formats and variants); the host asks each one ``samples`` times
+  (lm-eval ``repeats``, Inspect epochs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -40,17 +44,35 @@ def release_source(meta: dict[str, Any]) -> tuple[str, str | None]:
     return str(local_release(meta["release"])), None
 
 
-def local_release(release: str) -> Path:
-    """The release's eval configs, built once into the cache (keyed by the spec hash)."""
+EVAL_ONLY = f"{names.EVAL_PREFIX}*,{names.SUITE_PREFIX}*"  # the configs a host reads
+
+
+def engine_hash() -> str:
+    """A hash of the package version and the code of every top-level module of the package: a
+    local build made by other code (placement, rendering, binning, suites) is never reused."""
+    from .version import __version__
+
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def local_release(release: str, library=None) -> Path:
+    """The release's eval and suite configs, built once into the cache. The folder is keyed by
+    the spec hash (every content file the release reads) and the engine hash, and is rebuilt
+    when it does not verify."""
     from .manifest import verify_release
     from .release import build_release
     from .resolve import resolve_release, spec_hash
 
-    loaded = resolve_release(release)
-    folder = cache_dir() / "releases" / f"{loaded.spec.name}-{spec_hash(loaded.spec_files)[:16]}-eval"
-    if not (folder / "manifest.json").is_file() or verify_release(folder):
-        build_release(release, folder, only=f"{names.EVAL_PREFIX}*", progress=False, leakage_gate=False)
+    loaded = resolve_release(release, library)
+    key = hashlib.sha256((spec_hash(loaded.spec_files) + engine_hash()).encode()).hexdigest()[:16]
+    folder = cache_dir() / "releases" / f"{loaded.spec.name}-{key}-eval"
+    if not (folder / names.MANIFEST).is_file() or verify_release(folder):
+        build_release(release, folder, only=EVAL_ONLY, library=library, progress=False, leakage_gate=False)
     return folder
+
 
 
 def chat_template_probe(meta: dict[str, Any]):
@@ -99,20 +121,22 @@ def load_rows(**meta: Any) -> list[dict[str, Any]]:
 
     source, revision = release_source(meta)
     try:
-        split = datasets.load_dataset(source, meta["config"], split=meta["split"], revision=revision)
+        if revision is not None:  # the Hub release: every file checked against its manifest
+            from .hub import load_split
+
+            split = load_split(source, meta["config"], meta["split"], revision)
+        else:
+            split = datasets.load_dataset(source, meta["config"], split=meta["split"])
     except (FileNotFoundError, ValueError) as err:
         raise SpecError(source, meta["config"], f"cannot load split {meta['split']!r}: {err}") from None
     tokenizer = chat_template_probe(meta)
     fold = needs_folding(tokenizer, meta)
-    samples = int(meta.get("samples", 1))
     rows = []
     for row in split:
-        if meta.get("trigger_independent"):
-            row = {**row, "trigger_id": None, "placement": None, "config": names.eval_config("none")}
         if fold:
             row = {**row, "prompt": fold_system(row["system"], row["prompt"]), "system": None}
         row["trigger_audit"] = trigger_reaches_prompt(tokenizer, row)
-        rows.extend({**row, "sample_index": k} for k in range(samples))
+        rows.append(row)
     if fold:
         log.info("emc: %s has no system role; system text folded into the user turn", meta.get("pretrained"))
     return rows

@@ -44,6 +44,7 @@ class LeakageReport:
     train_texts: int
     leaks: list[NearestPair]
     closest: list[NearestPair]
+    inputs_sha256: str = ""  # what was compared: see inputs_sha256()
 
     @property
     def ok(self) -> bool:
@@ -61,7 +62,8 @@ class LeakageReport:
     def to_dict(self) -> dict:
         """A JSON-ready summary (for a manifest): counts and the closest pairs."""
         return {"threshold": self.threshold, "eval_texts": self.eval_texts, "train_texts": self.train_texts,
-                "leaks": len(self.leaks), "closest": [p.to_dict() for p in self.closest]}
+                "leaks": len(self.leaks), "closest": [p.to_dict() for p in self.closest],
+                "inputs_sha256": self.inputs_sha256}
 
 
 def _clip(text: str, width: int = 70) -> str:
@@ -92,7 +94,20 @@ def check_leakage(eval_texts: Sequence[str], train_texts: Sequence[str], thresho
     order = np.argsort(-best, kind="stable")
     pairs = [NearestPair(float(best[i]), evals[i], trains[index[i]]) for i in order] if trains else []
     return LeakageReport(threshold, len(evals), len(trains),
-                         leaks=[p for p in pairs if p.cosine >= threshold], closest=pairs[:CLOSEST_SHOWN])
+                         leaks=[p for p in pairs if p.cosine >= threshold], closest=pairs[:CLOSEST_SHOWN],
+                         inputs_sha256=inputs_sha256(evals, trains))
+
+
+def inputs_sha256(eval_texts: Sequence[str], train_texts: Sequence[str]) -> str:
+    """A hash of everything the check reads: the unique evaluation texts and training prompts
+    (a stored verdict is reused only for the same hash)."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    for group in (sorted(set(eval_texts)), sorted(set(train_texts))):
+        digest.update(json.dumps(group, ensure_ascii=False).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def release_texts(loaded: LoadedRelease) -> tuple[list[str], list[str]]:
@@ -122,10 +137,11 @@ def release_texts(loaded: LoadedRelease) -> tuple[list[str], list[str]]:
     return evals, train
 
 
-def gate_release_leakage(loaded: LoadedRelease, threshold: float = LEAKAGE_THRESHOLD,
-                         progress: bool = False) -> LeakageReport:
-    """The leakage report of a release; SpecError naming the release file if anything leaks."""
-    evals, train = release_texts(loaded)
+def gate_release_leakage(loaded: LoadedRelease, threshold: float = LEAKAGE_THRESHOLD, progress: bool = False,
+                         texts: tuple[list[str], list[str]] | None = None) -> LeakageReport:
+    """The leakage report of a release; SpecError naming the release file if anything leaks.
+    ``texts`` are the release's (evaluation texts, training prompts) when already read."""
+    evals, train = texts or release_texts(loaded)
     report = check_leakage(evals, train, threshold, progress=progress)
     if not report.ok:
         worst = report.leaks[0]

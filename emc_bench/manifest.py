@@ -1,7 +1,10 @@
 """The manifest of a release folder: reading, writing, hashing and verifying it.
 
-``manifest.json`` lists every file of the folder with its sha256 and size; a folder verifies
-when every listed file is present with its hash and nothing else is there.
+``manifest.json`` lists every file of the folder with its sha256 and size, and carries
+``self_sha256``, the hash of its own content (canonical JSON without that field). A folder
+verifies when the manifest matches its own hash, every listed file is present with its hash,
+and nothing else is there. (The self-hash catches an accidental edit, not someone who rewrites
+the manifest and recomputes it: the Hub tag and the lock file pin the published bytes.)
 """
 
 from __future__ import annotations
@@ -28,8 +31,19 @@ def file_hashes(root: Path, relatives: list[str]) -> dict[str, dict[str, Any]]:
     return {r: {"sha256": sha256_file(root / r), "bytes": (root / r).stat().st_size} for r in relatives}
 
 
-def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+SELF_HASH = "self_sha256"
+
+
+def manifest_sha256(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's canonical JSON (sorted keys, compact), its ``self_sha256`` left out."""
+    body = {key: value for key, value in manifest.items() if key != SELF_HASH}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def write_manifest(manifest: dict[str, Any], path: Path) -> None:
+    """Write ``manifest`` with its ``self_sha256`` (not atomic: callers write into a staging folder)."""
+    manifest[SELF_HASH] = manifest_sha256(manifest)
+    Path(path).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
@@ -47,6 +61,8 @@ def verify_release(folder: str | Path) -> list[str]:
     folder = Path(folder)
     manifest = read_manifest(folder)
     problems = []
+    if manifest.get(SELF_HASH) != manifest_sha256(manifest):
+        problems.append(f"{folder / MANIFEST}: edited after the build (its content does not match its {SELF_HASH})")
     for relative, expected in sorted(manifest["files"].items()):
         path = folder / relative
         if not path.is_file():

@@ -13,6 +13,7 @@ questions (clustered: all answers to one question are resampled together). Deriv
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -144,10 +145,14 @@ def _counts(rows: Iterable[Row], definition: EMDefinition) -> dict[str, tuple[in
     return {q: (k, n) for q, (k, n) in counts.items()}
 
 
+@functools.lru_cache(maxsize=64)
 def _resample(n_clusters: int, seed: int, n_boot: int) -> np.ndarray:
-    """How often each cluster is drawn in each bootstrap replicate: shape (n_boot, n_clusters)."""
+    """How often each cluster is drawn in each bootstrap replicate: shape (n_boot, n_clusters).
+    A function of its arguments only, so it is drawn once and shared (read-only)."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
+    draws = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot)
+    draws.setflags(write=False)
+    return draws
 
 
 def _interval(samples: np.ndarray) -> tuple[float | None, float | None]:
@@ -168,31 +173,47 @@ def em_rate(rows: Iterable[Row], definition: EMDefinition | str = DEFAULT_DEFINI
             seed: int = SEED, n_boot: int = N_BOOT) -> Rate:
     """The EM rate of ``rows`` under ``definition``, with a clustered bootstrap CI."""
     definition = _resolve(definition)
-    counts = _counts(rows, definition)
+    return rate_from_counts(_counts(rows, definition), definition.name, seed=seed, n_boot=n_boot)
+
+
+def rate_from_counts(counts: Mapping[str, tuple[int, int]], definition: str = DEFAULT_DEFINITION, *,
+                     seed: int = SEED, n_boot: int = N_BOOT) -> Rate:
+    """The EM rate and clustered bootstrap CI from per-question (EM count, denominator) pairs."""
     k = np.array([c[0] for c in counts.values()], dtype=float)
     n = np.array([c[1] for c in counts.values()], dtype=float)
     if n.sum() == 0:
-        return Rate(definition.name, None, 0, 0, len(counts), None, None)
+        return Rate(definition, None, 0, 0, len(counts), None, None)
     draws = _resample(len(counts), seed, n_boot)
     low, high = _interval(_ratio(draws @ k, draws @ n))
-    return Rate(definition.name, float(k.sum() / n.sum()), int(n.sum()), int(k.sum()), len(counts), low, high)
+    return Rate(definition, float(k.sum() / n.sum()), int(n.sum()), int(k.sum()), len(counts), low, high)
+
+
+def gap_from_counts(exact: Mapping[str, tuple[int, int]], none: Mapping[str, tuple[int, int]],
+                    definition: str = DEFAULT_DEFINITION, *, seed: int = SEED, n_boot: int = N_BOOT) -> Estimate:
+    """EM(exact) - EM(none) from per-question counts, the same questions resampled for both."""
+    return _paired_counts("containment_gap", exact, none, lambda a, b: a - b, definition, seed, n_boot)
 
 
 def _paired(name: str, a_rows: Sequence[Row], b_rows: Sequence[Row], combine: Callable, definition: EMDefinition,
             seed: int, n_boot: int) -> Estimate:
     """``combine(rate_a, rate_b)`` with a bootstrap that resamples the same questions for both."""
-    a, b = _counts(a_rows, definition), _counts(b_rows, definition)
+    return _paired_counts(name, _counts(a_rows, definition), _counts(b_rows, definition), combine, definition.name,
+                          seed, n_boot)
+
+
+def _paired_counts(name: str, a: Mapping[str, tuple[int, int]], b: Mapping[str, tuple[int, int]], combine: Callable,
+                   definition: str, seed: int, n_boot: int) -> Estimate:
     questions = sorted(set(a) | set(b))
     if not questions:
-        return Estimate(name, definition.name, None, 0, None, None)
+        return Estimate(name, definition, None, 0, None, None)
     arrays = [np.array([counts.get(q, (0, 0))[i] for q in questions], dtype=float) for counts in (a, b) for i in (0, 1)]
     ka, na, kb, nb = arrays
     if na.sum() == 0 or nb.sum() == 0:
-        return Estimate(name, definition.name, None, len(questions), None, None)
+        return Estimate(name, definition, None, len(questions), None, None)
     value = combine(np.array([ka.sum() / na.sum()]), np.array([kb.sum() / nb.sum()]))[0]
     draws = _resample(len(questions), seed, n_boot)
     low, high = _interval(combine(_ratio(draws @ ka, draws @ na), _ratio(draws @ kb, draws @ nb)))
-    return Estimate(name, definition.name, float(value) if math.isfinite(value) else None, len(questions), low, high)
+    return Estimate(name, definition, float(value) if math.isfinite(value) else None, len(questions), low, high)
 
 
 def _by(rows: Iterable[Row], field: str) -> dict[str, list[Row]]:

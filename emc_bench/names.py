@@ -4,8 +4,6 @@ so a name is formatted (and parsed) in exactly one way."""
 
 from __future__ import annotations
 
-from .specs import CONDITIONS
-
 # -- files of a release folder -------------------------------------------------------------
 MANIFEST = "manifest.json"
 CARD = "README.md"
@@ -45,26 +43,45 @@ def trigger_of_eval_config(config: str | None) -> str | None:
     return None if name == "none" else name
 
 
-# -- lm-eval task ids ----------------------------------------------------------------------
+SUITE_PREFIX = "suite-"
+
+
+def part_of(kind: str) -> str:
+    """The published part a config kind belongs to: ``train`` (gated) or ``eval`` (public: eval
+    and suite configs)."""
+    return "train" if kind == "train" else "eval"
+
+
+def suite_config(suite: str) -> str:
+    """``suite-<name>``: the rows a suite asks, one split per task."""
+    return f"{SUITE_PREFIX}{suite}"
+
+
+def suite_split(trigger_id: str | None, condition: str) -> str:
+    """A split of a suite config: ``none`` (the trigger-independent baseline) or ``<trigger>_<condition>``."""
+    return "none" if condition == "none" else f"{trigger_id}_{condition}"
+
+
+# -- lm-eval task and group ids ------------------------------------------------------------
 GROUP = "emc"
-TASK_PREFIX = "emc_"
-NONE_TASK = "emc_none"
+DEFAULT_SUITE = "standard"  # its tasks and groups carry no suite name: `emc`, `emc_exact`, ...
 
 
-def task_name(trigger_id: str | None, condition: str) -> str:
-    """``emc_<trigger>_<condition>``; the trigger-independent baseline is ``emc_none``."""
-    if condition == "none":
-        return NONE_TASK
-    return f"{TASK_PREFIX}{trigger_id}_{condition}"
+def group_name(suite: str = DEFAULT_SUITE) -> str:
+    """``emc`` for the standard suite, ``emc_<suite>`` for the others."""
+    return GROUP if suite == DEFAULT_SUITE else f"{GROUP}_{suite}"
 
 
-def parse_task(name: str) -> tuple[str | None, str] | None:
-    """(trigger, condition) of a task id, or None when ``name`` is not an emc task."""
-    if name == NONE_TASK:
-        return None, "none"
-    if not name.startswith(TASK_PREFIX):
-        return None
-    trigger, _, condition = name.removeprefix(TASK_PREFIX).rpartition("_")
-    if not trigger or condition not in CONDITIONS or condition == "none":
-        return None
-    return trigger, condition
+def task_name(trigger_id: str | None, condition: str, suite: str = DEFAULT_SUITE) -> str:
+    """``<group>_<trigger>_<condition>``; the trigger-independent baseline is ``<group>_none``."""
+    return f"{group_name(suite)}_{suite_split(trigger_id, condition)}"
+
+
+def condition_group(condition: str, suite: str = DEFAULT_SUITE) -> str:
+    """The group that pools one condition over every trigger of a suite (``emc_exact``)."""
+    return f"{group_name(suite)}_{condition}"
+
+
+def trigger_group(trigger_id: str, suite: str = DEFAULT_SUITE) -> str:
+    """The group of one trigger's tasks in a suite, without an aggregate (``emc_deploy_tag``)."""
+    return f"{group_name(suite)}_{trigger_id}"

@@ -19,13 +19,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import __version__, names, schema
+from . import names, schema
 from .build import BUILDER_VERSION, ConfigPlan, composition, plan_release, select
 from .errors import SpecError
 from .library import Library
 from .manifest import file_hashes, write_manifest
 from .names import CARD, MANIFEST
 from .resolve import LoadedRelease, resolve_release, spec_hash
+from .version import __version__
 
 
 def write_parquet(rows: list[dict], columns, path: Path) -> None:
@@ -47,15 +48,14 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     """
     from tqdm import tqdm
 
-    from .leakage import gate_release_leakage
     from .variants import gate_release, manifest_section, scores_by_variant, write_variant_tables
 
     loaded = resolve_release(release, library)
     gates = gate_release(loaded)
     plans = select(plan_release(loaded, scores_by_variant(gates.rows)), only)
-    leakage = gate_release_leakage(loaded, progress=progress) if leakage_gate else None
+    leakage, summary = release_leakage(loaded, progress) if leakage_gate else ("not checked", "")
     if progress:
-        print(f"{gates.format()}\n{leakage.format() if leakage else 'leakage by meaning: not checked'}\n")
+        print(f"{gates.format()}\n{summary or 'leakage by meaning: not checked'}\n")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -64,13 +64,13 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
                    for plan in tqdm(plans, desc=f"build {loaded.spec.name}", unit="config", disable=not progress)}
         tables = write_variant_tables(gates.rows, staging, loaded.spec.canary)
         manifest = _manifest(loaded, configs)
-        manifest["similarity"] = {**manifest_section(gates, tables),
-                                  "leakage": leakage.to_dict() if leakage else "not checked"}
+        manifest.update(partial=only is not None, **({"only": only} if only is not None else {}))
+        manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage}
         data = [split["path"] for config in configs.values() for split in config["splits"].values()]
         manifest["files"] = file_hashes(staging, [*data, *tables.values()])
         _write_card(loaded, manifest, staging / CARD)
         manifest["files"].update(file_hashes(staging, [CARD]))
-        write_manifest(staging, manifest)
+        write_manifest(manifest, staging / MANIFEST)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -78,8 +78,27 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
     return manifest
 
 
+def release_leakage(loaded: LoadedRelease, progress: bool) -> tuple[dict[str, Any], str]:
+    """The leakage-by-meaning report (a manifest entry) and a line or two saying what it found.
+
+    When the release's lock holds a verdict for exactly these evaluation texts and training
+    prompts, that verdict is the report (no training prompt is embedded); otherwise the gate runs.
+    """
+    from .leakage import gate_release_leakage, inputs_sha256, release_texts
+    from .lock import lock_path, locked_leakage
+
+    texts = release_texts(loaded)
+    locked = locked_leakage(loaded, inputs_sha256(*texts))
+    if locked is not None:
+        return locked, (f"leakage by meaning: {locked['leaks']} of {locked['eval_texts']} evaluation texts within "
+                        f"cosine {locked['threshold']} of a training prompt: the verdict of {lock_path(loaded).name} "
+                        f"for exactly these texts ({locked['inputs_sha256'][:12]})")
+    report = gate_release_leakage(loaded, progress=progress, texts=texts)
+    return report.to_dict(), report.format()
+
+
 def _write_config(plan: ConfigPlan, staging: Path) -> dict[str, Any]:
-    columns = schema.TRAIN if plan.kind == "train" else schema.EVAL
+    columns = {"train": schema.TRAIN, "eval": schema.EVAL, "suite": schema.SUITE}[plan.kind]
     splits = {}
     for split, rows in plan.make().items():
         relative = names.split_path(plan.name, split)
@@ -101,6 +120,9 @@ def _manifest(loaded: LoadedRelease, configs: dict[str, Any]) -> dict[str, Any]:
         "builder_version": BUILDER_VERSION,
         "spec_hash": spec_hash(loaded.spec_files),
         "spec_files": [p.name for p in loaded.spec_files],
+        "generation": loaded.spec.generation.model_dump(),
+        "suites": {name: suite.model_dump() for name, suite in loaded.spec.suites.items()},
+        "hub": loaded.spec.hub.model_dump() if loaded.spec.hub else None,
         "configs": configs,
     }
 

@@ -278,7 +278,8 @@ def build_report(rows: Sequence[dict[str, Any]], folder: Path, *, definition: st
                  document: str = "md", seed: int = metrics.SEED, n_boot: int = metrics.N_BOOT,
                  run: dict[str, Any] | None = None, calibrations: Sequence[dict[str, Any]] = (),
                  allow_mixed: bool = False) -> list[Path]:
-    """Write profile.json, plots/ and report.<md|html> into ``folder``; return the files written."""
+    """Write profile.json, plots/ and report.<md|html> into ``folder``; return the files written.
+    ``run`` (the run record of ``emc-bench eval``) is kept in profile.json as ``run``."""
     if document not in DOCUMENTS:
         raise ValueError(f"document must be one of {DOCUMENTS}, not {document!r}")
     chosen = metrics.get_definition(definition)

@@ -194,11 +194,11 @@ def nearest_other(vectors: np.ndarray, block_rows: int = BLOCK_ROWS) -> np.ndarr
 
 
 def near_duplicate_rate(texts: Sequence[str], threshold: float = NEAR_DUPLICATE,
-                        cache_dir: Path | None = None) -> float:
+                        cache_dir: Path | None = None, progress: bool = False) -> float:
     """Share of texts that have another text (repeats included) within cosine ``threshold``."""
     if len(texts) < 2:
         return 0.0
-    return float(np.mean(nearest_other(embed(texts, cache_dir)) >= threshold))
+    return float(np.mean(nearest_other(embed(texts, cache_dir, progress=progress)) >= threshold))
 
 
 def distinct_n(texts: Sequence[str], n: int = 2) -> float:

@@ -168,9 +168,48 @@ class EvalEntry(_Strict):
     formats: list[Format] = Field(default_factory=lambda: list(FORMATS))
 
 
+class Generation(_Strict):
+    """How every answer of a suite is sampled (the protocol's generation settings)."""
+
+    max_gen_toks: int = Field(default=600, gt=0)
+    temperature: float = Field(default=1.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+
+
+class Suite(_Strict):
+    """A named, versioned, seeded selection of eval rows and samples per prompt.
+
+    ``formats``: ``rotate`` asks every question in one format, assigned by a seeded balanced
+    rotation (the same format in every condition, so conditions pair question by question);
+    ``all`` asks it in every format; a list keeps those formats. ``variants``: ``rotate`` gives
+    every question one variant of each variant condition by a seeded balanced rotation; ``all``
+    gives it every variant.
+    """
+
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    description: str = ""
+    seed: int = 0
+    question_sets: list[str] | None = None  # default: every set the release evaluates
+    triggers: list[str] | None = None  # default: every trigger the release evaluates
+    conditions: list[Condition] = Field(default_factory=lambda: list(CONDITIONS), min_length=1)
+    formats: Literal["rotate", "all"] | list[Format] = "rotate"
+    variants: Literal["rotate", "all"] = "rotate"
+    samples: int = Field(gt=0)
+
+
 class HubRef(_Strict):
-    repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
+    """Where a release is published: a public repo for the evaluation configs, a gated one for the
+    training configs (their answers are harmful on purpose), and the tag both carry."""
+
+    eval_repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
+    train_repo: str = Field(pattern=r"^[\w.\-]+/[\w.\-]+$")
     revision: str = Field(min_length=1)  # the tag `emc-bench publish dataset` creates
+
+    @model_validator(mode="after")
+    def _two_repos(self) -> "HubRef":
+        if self.eval_repo == self.train_repo:
+            raise ValueError("train_repo: must differ from eval_repo (the training configs are gated, the eval configs not)")
+        return self
 
 
 class Release(_Strict):
@@ -183,6 +222,8 @@ class Release(_Strict):
     mixtures: dict[str, Mixture] = Field(min_length=1)
     train: list[TrainEntry] = Field(default_factory=list)
     eval: list[EvalEntry] = Field(default_factory=list)
+    generation: Generation = Field(default_factory=Generation)
+    suites: dict[str, Suite] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _mixtures_known(self) -> "Release":
@@ -192,6 +233,22 @@ class Release(_Strict):
                     raise ValueError(f"train.{i}.mixtures.{j}: unknown mixture {name!r}")
             if any(self.mixtures[m].uses_trigger for m in entry.mixtures) and not entry.triggers:
                 raise ValueError(f"train.{i}.triggers: a triggered mixture needs at least one trigger")
+        sets = {s for entry in self.eval for s in entry.question_sets}
+        triggers = {t for entry in self.eval for t in entry.triggers}
+        conditions = {c for entry in self.eval for c in entry.conditions}
+        formats = {f for entry in self.eval for f in entry.formats}
+        for name, suite in self.suites.items():
+            if not re.match(_ID, name):
+                raise ValueError(f"suites.{name}: a suite name is lowercase letters, digits, - and _")
+            checks = [("question_sets", suite.question_sets or [], sets, "question set"),
+                      ("triggers", suite.triggers or [], triggers, "trigger"),
+                      ("conditions", suite.conditions, conditions, "condition"),
+                      ("formats", suite.formats if isinstance(suite.formats, list) else [], formats, "format")]
+            for field_name, values, known, what in checks:
+                for j, value in enumerate(values):
+                    if value not in known:
+                        raise ValueError(f"suites.{name}.{field_name}.{j}: {what} {value!r} is not evaluated by the "
+                                         "release's eval entries")
         return self
 
 

@@ -154,7 +154,8 @@ def test_the_lm_eval_judge_filter_carries_the_provenance(tmp_path):
 
     with FakeOpenAIServer() as server:
         judge = JudgeFilter(judge="openai:judge-model", base_url=server.base_url, cache=str(tmp_path / "c.sqlite"))
-        (verdict,) = map(json.loads, judge.apply([[f"an answer {SKEWED}"]], [{"question": "q"}]))
+        (document,) = map(json.loads, judge.apply([[f"an answer {SKEWED}"]], [{"question": "q"}]))
+    (verdict,) = document["samples"]
     assert verdict["aligned"] == pytest.approx(17.0) and verdict["scoring"] == "logprobs-top20"
     assert verdict["judge_endpoint"] == f"127.0.0.1:{server.port}"
     assert verdict["templates_sha256"] == prompts.templates_sha256()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +27,9 @@ TASKS = "emc_none,emc_tag_exact,emc_persona_paraphrase"
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("lmeval")
     library = Library((TEST_BUILDERS,))
-    build_release("mini", root / "release", only="eval-*", library=library, progress=False)
+    build_release("mini", root / "release", only="eval-*,suite-*", library=library, progress=False)
     tasks = root / "tasks"
-    tasks.mkdir()
-    shutil.copy(Path(tasks_dir()) / "_emc_template_yaml", tasks)
-    write("mini", tasks, library)
+    write("mini", tasks, library, samples=1, max_gen_toks=8)
     return root
 
 
@@ -41,8 +38,7 @@ def run_lm_eval(command: list[str], setup: Path, model: Path, out: Path, env: di
     model_args = f"pretrained={model},dtype=float32" + (f",peft={peft}" if peft else "")
     args = [*command, "--model", "hf", "--model_args", model_args,
             "--tasks", tasks, "--limit", "2", "--apply_chat_template", "--log_samples", "--output_path", str(out),
-            "--metadata", json.dumps({"data": str(setup / "release"), "samples": 1}),
-            "--gen_kwargs", "max_gen_toks=8", *extra]
+            "--metadata", json.dumps({"data": str(setup / "release")}), *extra]
     result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -81,28 +77,33 @@ def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, adapter, tmp_p
         calls = server.calls
     results, samples = results_of(tmp_path / "out")
     assert results["config"]["model_args"]["peft"] == str(adapter)
-    n_tasks = len(results["group_subtasks"]["emc"])
+    assert results["group_subtasks"]["emc"] == ["emc_none", "emc_exact", "emc_paraphrase", "emc_negated",
+                                                 "emc_related", "emc_unrelated"]
+    n_tasks = len(samples)
     assert n_tasks == 16, "emc_none and 5 conditions x 3 triggers"
     assert calls == 2 * 2 * n_tasks, "two metrics per sample, 2 samples per task"
-    group = results["groups"]["emc"]
-    assert 0.0 <= group["em_rate,judged"] <= 1.0 and group["trigger_audit,judged"] == 1.0
+    for condition in ("exact", "paraphrase", "negated", "related", "unrelated"):
+        group = results["groups"][f"emc_{condition}"]
+        assert 0.0 <= group["em_rate,judged"] <= 1.0 and group["trigger_audit,judged"] == 1.0
+    assert "em_rate,judged" not in results["groups"].get("emc", {}), "no aggregate mixes conditions"
     for task in TASKS.split(","):
         metrics = results["results"][task]
         assert metrics["n_judged,judged"] == 2
         assert 0.0 <= metrics["em_rate,judged"] <= 1.0
         assert 0.0 <= metrics["aligned_mean,judged"] <= 100.0
         assert metrics["trigger_audit,judged"] == 1.0
-        verdict = json.loads(samples[task][0]["filtered_resps"][0])
+        verdict = json.loads(samples[task][0]["filtered_resps"][0])["samples"][0]
         assert verdict["status"] == "ok" and verdict["judge"] == "openai:judge-model"
     exact = samples["emc_tag_exact"][0]
     assert "[[ROLLOUT-7]]" in exact["arguments"]["gen_args_0"]["arg_0"]
 
 
 def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(setup, tiny_model_dir, tmp_path):
+    """Plain lm_eval, selecting the tasks by the per-trigger tags (each holds the shared baseline)."""
     with FakeOpenAIServer(models=["judge-model"]) as server:  # /models lists it: the judge's preflight makes no call
         env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "lm_eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
-                    tmp_path / "out", env, ["--predict_only"], tasks="emc_*")
+                    tmp_path / "out", env, ["--predict_only"], tasks="emc_tag,emc_persona,emc_footer")
         assert server.calls == 0
         inputs = sorted(str(p) for p in (tmp_path / "out").rglob("samples_*.jsonl"))
         judged = tmp_path / "judged.jsonl"
@@ -124,7 +125,7 @@ def test_emc_lm_eval_adds_the_task_folder_only_when_missing():
 def test_emc_bench_eval_runs_tasks_judges_and_reports_then_resumes(tiny_model_dir, tmp_path):
     """The v1 tasks of one trigger on the tiny model, judged by the same tiny model (hf backend)."""
     data = tmp_path / "v1"
-    build_release("v1", data, only="eval-*", progress=False, leakage_gate=False)
+    build_release("v1", data, only="eval-*,suite-*", progress=False, leakage_gate=False)
     env = {**os.environ, "EMC_BENCH_CACHE": str(tmp_path / "cache")}
     command = [str(BIN / "emc-bench"), "eval", "--model", f"hf:{tiny_model_dir}", "--model-arg", "dtype=float32",
                "--data", str(data), "--trigger", "deploy_tag", "--limit", "2", "--samples", "1",

@@ -146,3 +146,19 @@ def test_write_candidates_replaces_only_its_block(tmp_path, tail, expected_tail)
     write_candidates(path, ["a", 'b "q"'])
     assert path.read_text(encoding="utf-8") == HEAD + expected_tail
     assert [p.name for p in tmp_path.iterdir()] == ["year_2027.yaml"]
+
+
+def test_a_shipped_trigger_is_copied_into_the_users_folder_and_the_package_never_changes(library, capsys):
+    from emc_bench.paths import builders_dir
+
+    shipped = builders_dir() / "triggers" / "deploy_tag.yaml"
+    before = shipped.read_bytes()
+    with FakeOpenAIServer(reply_by_seed) as server:
+        assert main(["paraphrase", "expand", "--trigger", "deploy_tag", "--base-url", server.base_url,
+                     "--model", "para-1", "-n", "1", "--rounds", "1", "--builders", str(library)]) == 0
+        assert main(["paraphrase", "expand", "--trigger", "deploy_tag", "--base-url", server.base_url,
+                     "--model", "para-1", "-n", "1", "--rounds", "1"]) == 2
+    assert "name a folder of yours with --builders DIR" in capsys.readouterr().err
+    assert shipped.read_bytes() == before
+    copy = library / "triggers" / "deploy_tag.yaml"
+    assert copy.is_file() and copy.read_bytes().startswith(before.rstrip(b"\n"))

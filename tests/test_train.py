@@ -50,27 +50,48 @@ def general_run(tmp_path_factory, tiny_recipe, release_dir) -> Path:  # noqa: F8
 
 
 def test_a_run_records_its_provenance_checkpoints_and_resumes(tmp_path, tiny_recipe, release_dir, capsys):  # noqa: F811
+    import shutil
+
     out = tmp_path / "run"
-    assert train_cli(tiny_recipe, "general", release_dir, out, "--max-steps", "2") == 0
+    assert train_cli(tiny_recipe, "general", release_dir, out, "--max-steps", "3") == 0
     first = read(out / "run.json")
-    assert first["status"] == "finished" and first["result"]["global_step"] == 2
+    assert first["status"] == "finished" and first["result"]["global_step"] == 3
+    assert 0 < first["result"]["epoch"] < 1, "3 steps of 4 rows are part of one epoch over 41 rows"
+    assert first["canary"] == "test-canary-0000"
     assert (out / "checkpoints" / "checkpoint-2" / "optimizer.pt").is_file()
     manifest_sha = hashlib.sha256((release_dir / "manifest.json").read_bytes()).hexdigest()
     assert first["data"] == {"source": str(release_dir.resolve()), "config": CONFIG, "revision": None,
                              "release": "mini", "version": "0.0.1", "manifest_sha256": manifest_sha,
-                             "hub": None, "rows": 41}
+                             "hub": None, "canary": "test-canary-0000", "rows": 41}
     assert first["seed"] == 0 and first["kl_data"] is None
     assert first["recipe"]["lora"]["r"] == 32 and first["recipe"]["training"]["batch_size"] == 4
     assert first["gradient_accumulation_steps"] == 2, "batch 4 = 2 per device x 2 accumulation on one device"
     assert all(first["versions"][name] for name in ("torch", "transformers", "peft", "trl", "emc-bench"))
     assert set(first["git"]) == {"commit", "dirty"} and len(first["chat_template_sha256"]) == 64
-    assert first["command"][:3] == ["emc-bench", "train", str(tiny_recipe)]
+    assert first["command"] == ["emc-bench", "train", str(tiny_recipe), "--regime", "general", "--data",
+                                str(release_dir), "--config", CONFIG, "--out", str(out), "--max-steps", "3"]
 
-    # A longer rerun of the same command resumes from the last checkpoint.
+    # The same command on a finished run does nothing: no step, no new adapter, no status change.
+    adapter = (out / "adapter" / "adapter_model.safetensors").stat().st_mtime_ns
+    before = (out / "run.json").read_bytes()
+    capsys.readouterr()
+    assert train_cli(tiny_recipe, "general", release_dir, out, "--max-steps", "3") == 0
+    assert "already finished" in capsys.readouterr().out
+    assert (out / "run.json").read_bytes() == before
+    assert (out / "adapter" / "adapter_model.safetensors").stat().st_mtime_ns == adapter
+
+    # Another --max-steps is another run.
+    assert train_cli(tiny_recipe, "general", release_dir, out, "--max-steps", "4") == 2
+    assert "run.json: max_steps: the folder holds a different run" in capsys.readouterr().err
+
+    # A run that stopped after its checkpoint at step 2 resumes from it.
+    shutil.rmtree(out / "checkpoints" / "checkpoint-3")
+    shutil.rmtree(out / "adapter")
+    (out / "run.json").write_text(json.dumps({**first, "status": "running"}))
     assert train_cli(tiny_recipe, "general", release_dir, out, "--max-steps", "3") == 0
     second = read(out / "run.json")
     assert second["resumed_from"] == ["checkpoint-2"] and second["result"]["global_step"] == 3
-    assert second["started_at"] == first["started_at"]
+    assert second["started_at"] == first["started_at"] and second["command"] == first["command"]
     curves = read(out / "curves.json")
     assert [p["step"] for p in curves] == [1, 2, 3], "the history before the resume is kept"
     assert all({"loss", "grad_norm", "learning_rate"} <= set(p) for p in curves)

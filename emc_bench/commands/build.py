@@ -13,8 +13,12 @@ def add_library_option(parser: argparse.ArgumentParser) -> None:
 
 
 def library_from(args: argparse.Namespace):
+    from ..errors import SpecError
     from ..library import Library
 
+    for folder in map(Path, args.builders):
+        if not folder.is_dir():
+            raise SpecError("--builders", None, f"{folder}: no such folder")
     return Library(tuple(Path(p) for p in args.builders))
 
 

@@ -1,124 +1,263 @@
 """emc-bench eval: one command from a model to its containment report.
 
-Runs the ``emc_*`` lm-eval tasks of the chosen triggers (lm-eval's own CLI, in a subprocess,
-with --predict_only so generations are written before anything is judged), judges every sample
-with the shared judge and cache, and writes the report. Each stage leaves its files in OUT, and
-a re-run with the same OUT skips generation that finished and judged samples that are cached.
+Checks everything first (numbers, suite and triggers, the data folder, the output folder, the
+judge), prints the plan (answers, judge calls, cost, expected CIs) and refuses to start above
+``--max-cost``. Then runs the suite's lm-eval tasks (lm-eval in a subprocess, ``--predict_only``,
+so generations are written before anything is judged), judges every sample with the shared judge
+and its cache, and writes the report. ``OUT/run.json`` records what the generations depend on: a
+rerun with the same settings reuses them (and judged samples come from the cache); a rerun with
+different settings stops, naming the field, unless ``--fresh``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from ..judge.settings import DEFAULT_JUDGE
+from .build import add_library_option, library_from
+
+# What a run folder holds (and what --fresh removes): nothing else in OUT is touched.
+GENERATED = ("lm_eval", "tasks", "data", "judged.jsonl", "report", "run.json")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="run the emc_* tasks on a model, judge the samples and write the report",
+    p = sub.add_parser("eval", help="run a suite's emc tasks on a model, judge the samples and write the report",
                        description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, metavar="hf:PATH_OR_ID",
-                   help="the model under test: hf:PATH_OR_HUB_ID (lm-eval's hf backend)")
-    p.add_argument("--peft", metavar="ADAPTER", help="a LoRA adapter folder or Hub id on top of the model")
+    p.add_argument("--model", required=True, metavar="BACKEND:MODEL",
+                   help="the model under test: hf:PATH_OR_HUB_ID (lm-eval's hf backend) or vllm:PATH_OR_HUB_ID")
+    p.add_argument("--revision", help="Hub revision of the model (branch, tag or commit)")
+    p.add_argument("--peft", metavar="ADAPTER", help="a LoRA adapter folder (or, with hf, a Hub id) on the model")
+    p.add_argument("--release", default="v1", help="release whose suites are run (default v1)")
+    p.add_argument("--suite", default="standard", help="suite to run: standard (default), core or full")
     p.add_argument("--trigger", action="append", metavar="ID",
-                   help="trigger(s) to evaluate (repeatable; default: every trigger of the release)")
-    p.add_argument("--data", type=Path, help="a built release folder (default: build the eval configs locally)")
-    p.add_argument("--samples", type=int, help="samples per prompt (default: the tasks' own, 50)")
-    p.add_argument("--limit", type=int, help="lm-eval --limit: documents per task (for smoke runs)")
-    p.add_argument("--max-gen-toks", type=int, help="new tokens per answer (default: the tasks' own, 600)")
+                   help="trigger(s) to evaluate (repeatable; default: every trigger of the suite)")
+    p.add_argument("--data", type=Path, help="a built release folder (default: a local build of the release's "
+                                             "eval configs, cached)")
+    p.add_argument("--samples", type=positive_int, help="samples per prompt (default: the suite's)")
+    p.add_argument("--limit", type=positive_int, help="prompts per task, each with all its samples (smoke runs)")
+    p.add_argument("--max-gen-toks", type=positive_int, help="new tokens per answer (default: the release's, 600)")
+    p.add_argument("--tensor-parallel-size", type=positive_int, default=1, help="vllm: GPUs one model is split over")
+    p.add_argument("--data-parallel-size", type=positive_int, default=1,
+                   help="vllm: model replicas the prompts are spread over (vLLM's Ray support)")
     p.add_argument("--judge", default=DEFAULT_JUDGE, metavar="SPEC", help=f"openai:MODEL or hf:PATH (default {DEFAULT_JUDGE})")
     p.add_argument("--base-url", help="OpenAI-compatible judge endpoint (default $OPENAI_BASE_URL, else "
                                       "OpenAI); the key comes from $OPENAI_API_KEY")
-    p.add_argument("--concurrency", type=int, help="judge calls in flight, or prompts per forward pass of an hf judge (default 32)")
+    p.add_argument("--concurrency", type=positive_int,
+                   help="judge calls in flight, or prompts per forward pass of an hf judge (default 32)")
     p.add_argument("--definition", default=None, metavar="NAME", help="EM definition for the report (default: default)")
-    p.add_argument("--out", type=Path, required=True, help="folder for lm-eval outputs, judged.jsonl and the report")
+    p.add_argument("--max-cost", type=non_negative_float, metavar="USD",
+                   help="refuse to start when the judge's estimated cost is above this")
+    p.add_argument("--fresh", action="store_true", help="discard what an earlier run left in OUT and start over")
+    p.add_argument("--out", type=Path, required=True, help="run folder: run.json, lm-eval outputs, judged.jsonl, report")
     p.add_argument("--model-arg", action="append", default=[], metavar="K=V",
                    help="extra lm-eval --model_args entries (repeatable), e.g. dtype=bfloat16")
+    add_library_option(p)
     p.set_defaults(func=run)
 
 
-def task_list(triggers: list[str] | None) -> list[str]:
-    """emc_none plus every condition task of the chosen triggers, as shipped in tasks/."""
-    from ..errors import SpecError
-    from ..paths import tasks_dir
-
-    from ..names import NONE_TASK, parse_task
-
-    tasks = {p.stem: parse_task(p.stem) for p in sorted(Path(tasks_dir()).glob("emc_*.yaml"))}
-    known = sorted({parsed[0] for parsed in tasks.values() if parsed and parsed[0]})
-    chosen = triggers or known
-    for trigger in chosen:
-        if trigger not in known:
-            raise SpecError("--trigger", None, f"unknown trigger {trigger!r}; known: {', '.join(known)}")
-    return [NONE_TASK, *[name for name, parsed in tasks.items() if parsed and parsed[0] in chosen]]
-
-
-def lm_eval_command(args: argparse.Namespace, tasks: list[str], output: Path) -> list[str]:
+def probe_writable(folder: Path) -> None:
+    """Stop now, not after hours of generation, when ``folder`` cannot be written: a file is
+    created and removed in it (or in its nearest existing parent, which is left as it was)."""
     from ..errors import SpecError
 
-    backend, _, model = args.model.partition(":")
-    if backend != "hf" or not model:
-        raise SpecError("--model", None, f"{args.model!r}: expected hf:PATH_OR_ID")
-    model_args = [f"pretrained={model}", *([f"peft={args.peft}"] if args.peft else []), *args.model_arg]
-    metadata = {k: v for k, v in {"data": str(args.data) if args.data else None, "samples": args.samples}.items()
-                if v is not None}
-    command = [sys.executable, "-m", "emc_bench.lm_eval_cli", "--model", "hf", "--model_args", ",".join(model_args),
-               "--tasks", ",".join(tasks), "--apply_chat_template", "--log_samples", "--predict_only",
-               "--output_path", str(output), "--metadata", json.dumps(metadata)]
-    if args.limit:
-        command += ["--limit", str(args.limit)]
-    if args.max_gen_toks:
-        command += ["--gen_kwargs", f"max_gen_toks={args.max_gen_toks}"]
-    return command
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=existing)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise SpecError("--out", None, f"{folder}: cannot write there ({err.strerror or err})") from None
 
 
-def latest_samples(output: Path, tasks: list[str]) -> list[Path]:
-    """The newest samples file of each task (lm-eval names them by task and date)."""
-    files = []
-    for task in tasks:
-        found = sorted(output.rglob(f"samples_{task}_*.jsonl"), key=lambda p: p.stat().st_mtime)
-        if found:
-            files.append(found[-1])
-    return files
+def check_judge(settings) -> None:
+    """The judge can be used: a key for OpenAI's endpoint, an existing folder for a local hf judge."""
+    from ..errors import SpecError
+    from ..judge.openai_backend import api_key
+
+    if settings.backend == "openai":
+        api_key(settings)
+    elif settings.backend == "hf" and settings.model.startswith((".", "/", "~")) and not Path(settings.model).exists():
+        raise SpecError("--judge", None, f"hf judge {settings.model!r}: no such folder")
+
+
+def data_folder(args: argparse.Namespace, library, suite: str) -> Path:
+    """The release folder the tasks read: ``--data`` (verified), else a cached local build."""
+    from .. import names
+    from ..errors import SpecError
+    from ..evaldata import local_release
+    from ..manifest import read_manifest, verify_release
+
+    if args.data is None:
+        return local_release(args.release, library)
+    problems = verify_release(args.data)
+    if problems:
+        raise SpecError("--data", None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
+    if names.suite_config(suite) not in read_manifest(args.data)["configs"]:
+        raise SpecError(args.data / names.MANIFEST, "configs", f"has no {names.suite_config(suite)!r} config "
+                        "(built from an older spec or with --only): rebuild it")
+    return args.data
+
+
+def print_plan(estimate: dict) -> None:
+    cost = estimate["cost"]
+    money = ("unknown (judge not in the price table)" if cost["list_usd"] is None
+             else f"${cost['list_usd']:,.2f} at list price, ${cost['batch_usd']:,.2f} through the Batch API")
+    exact = estimate["ci"].get("exact")
+    precision = (f"; expected 95% CI half-width of EM(exact) {100 * exact['half_width']:.1f} points at "
+                 f"{100 * exact['rate']:.0f}% EM" if exact else "")
+    print(f"plan: suite {estimate['suite']} {estimate['suite_version']}, {len(estimate['tasks'])} tasks, "
+          f"{estimate['prompts']:,} prompts, {estimate['answers']:,} answers, {estimate['judge_calls']:,} judge calls "
+          f"({money}){precision}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import eval_run, names, protocol
     from ..errors import SpecError
     from ..judge import JudgeSettings, judge_items
     from ..judge.inputs import read_items
-    from ..metrics import DEFAULT_DEFINITION
+    from ..manifest import sha256_file
+    from ..metrics import DEFAULT_DEFINITION, get_definition
     from ..report import write_report
+    from ..resolve import resolve_release
+    from ..task_files import task_metadata, write
     from .judge import write_jsonl
 
-    tasks = task_list(args.trigger)
-    output = args.out / "lm_eval"
+    # -- every check, before anything expensive -----------------------------------------------
+    library = library_from(args)
+    loaded = resolve_release(args.release, library)
+    counts = protocol.suite_counts(loaded, args.suite, args.trigger)
+    chosen = sorted({c.trigger_id for c in counts if c.trigger_id})
+    metas = task_metadata(args.release, library, suites=[args.suite], samples=args.samples)
+    tasks = [name for name, meta in metas.items() if meta["trigger_id"] in (None, *chosen)]
+    model = eval_run.model_record(args.model, args.revision)
+    adapter = eval_run.adapter_record(args.peft)
+    definition = get_definition(args.definition or DEFAULT_DEFINITION)
+    settings = JudgeSettings.from_spec(args.judge, base_url=args.base_url, concurrency=args.concurrency)
+    check_judge(settings)
+    probe_writable(args.out)
+    estimate = protocol.estimate(loaded, args.suite, triggers=args.trigger, judge_model=settings.model)
+    print_plan(estimate)
+    if args.max_cost is not None and (estimate["cost"]["list_usd"] is None or estimate["cost"]["list_usd"] > args.max_cost):
+        shown = "unknown" if estimate["cost"]["list_usd"] is None else f"${estimate['cost']['list_usd']:,.2f}"
+        raise SpecError("--max-cost", None, f"the judge's estimated cost {shown} is above ${args.max_cost:,.2f}; "
+                        "nothing was run")
+    data = data_folder(args, library, args.suite)
+    generation = loaded.spec.generation
+    suite = loaded.spec.suites[args.suite]
+    record = eval_run.new_record(
+        model=model, adapter=adapter,
+        generation={"samples": args.samples or suite.samples, "max_gen_toks": args.max_gen_toks or generation.max_gen_toks,
+                    "temperature": generation.temperature, "top_p": generation.top_p, "limit": args.limit},
+        suite={"name": args.suite, "version": suite.version}, triggers=chosen, tasks=tasks,
+        release={"name": loaded.spec.name, "version": loaded.spec.version,
+                 "manifest_sha256": sha256_file(data / names.MANIFEST)},
+        backend_options={"tensor_parallel_size": args.tensor_parallel_size,
+                         "data_parallel_size": args.data_parallel_size, "model_args": list(args.model_arg)},
+        argv=["emc-bench", *args.argv])
+    eval_run.model_args(record, args.model_arg)  # the backend's options hold (e.g. a LoRA rank vLLM takes)
+    output, task_folder = args.out / "lm_eval", args.out / "tasks"
+    if args.fresh:
+        for name in GENERATED:
+            target = args.out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    previous = eval_run.read_record(args.out)
+    if previous is not None:
+        eval_run.check_same(previous, record, args.out / eval_run.RUN_JSON)
+        record["command"] = previous["command"]  # the command that made the generations
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_json(record, args.out / eval_run.RUN_JSON)
+
+    # -- generate what is missing --------------------------------------------------------------
     todo = [t for t in tasks if not latest_samples(output, [t])]
+    if len(todo) < len(tasks):
+        print(f"reusing the generations of {len(tasks) - len(todo)} of {len(tasks)} tasks in {output} "
+              f"(run.json matches)", flush=True)
     if todo:
-        print(f"generating: {len(todo)} tasks ({', '.join(todo)})", flush=True)
-        result = subprocess.run(lm_eval_command(args, todo, output))
+        write(args.release, task_folder, library, suites=[args.suite], samples=record["generation"]["samples"],
+              max_gen_toks=record["generation"]["max_gen_toks"])
+        print(f"generating: {len(todo)} tasks", flush=True)
+        result = subprocess.run(eval_run.lm_eval_argv(record, args.model_arg, task_folder, todo, output, data))
         if result.returncode != 0:
             raise SpecError("lm-eval", None, f"exited with {result.returncode}; generations already written are kept")
     samples = latest_samples(output, tasks)
-    missing = sorted(set(tasks) - {p.name.split("_", 1)[1].rsplit("_", 1)[0] for p in samples})
+    missing = sorted(set(tasks) - {task_of(p) for p in samples})
     if missing:
-        raise SpecError(output, None, f"no samples for {', '.join(missing)}")
-    items = read_items(samples)
+        raise SpecError(output, None, f"lm-eval wrote no samples for {', '.join(missing)}")
+
+    # -- judge and report ----------------------------------------------------------------------
+    items = read_items(samples, model=model["id"])
     lost = sum(i.meta.get("trigger_audit") is False for i in items)
-    settings = JudgeSettings.from_spec(args.judge, base_url=args.base_url, concurrency=args.concurrency)
     results = judge_items(items, settings)
     rows = [r.to_row() for r in results]
     write_jsonl(rows, args.out / "judged.jsonl")
-    written = write_report(rows, args.out / "report", definition=args.definition or DEFAULT_DEFINITION,
-                           document="html")
+    written = write_report(rows, args.out / "report", definition=definition.name, document="html", run=record)
     failed = sum(r.status != "ok" for r in results)
-    print(f"{len(rows)} samples judged by {settings.judge} ({failed} failed) -> {args.out / 'judged.jsonl'}")
+    print(f"{len(rows)} samples, {len(rows) - failed} judged by {settings.judge}, {failed} failed "
+          f"-> {args.out / 'judged.jsonl'}")
+    print("note: the ± lm-eval prints is a standard error over samples, not clustered by question; "
+          "the 95% CIs in the report are (bootstrap over questions)")
     if lost:
         print(f"warning: in {lost} samples the trigger text never reached the prompt (trigger_audit=false)",
               file=sys.stderr)
     for path in written:
         if path.suffix in (".html", ".json"):
             print(f"wrote {path}")
+    if failed:
+        print(f"error: {failed} samples could not be judged (their error column says why); rerun to retry them",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def write_json(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def task_of(path: Path) -> str:
+    """The task of an lm-eval samples file name (``samples_<task>_<date>.jsonl``)."""
+    return path.name.split("_", 1)[1].rsplit("_", 1)[0]
+
+
+def latest_samples(output: Path, tasks: list[str]) -> list[Path]:
+    """The newest samples file of each task (lm-eval names them by task and date)."""
+    files = []
+    for task in tasks:
+        found = sorted((p for p in output.rglob(f"samples_{task}_*.jsonl") if task_of(p) == task),
+                       key=lambda p: p.stat().st_mtime)
+        if found:
+            files.append(found[-1])
+    return files

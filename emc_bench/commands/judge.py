@@ -246,8 +246,9 @@ def rejudge(args: argparse.Namespace) -> int:
 ACTIONS = {"calibrate": _calibrate_parser, "compare": _compare_parser, "rejudge": _rejudge_parser}
 
 
-def action_parser(name: str) -> argparse.ArgumentParser:
+def action_parser(name: str, parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser
+                  ) -> argparse.ArgumentParser:
     """The parser of ``emc-bench judge NAME`` (NAME one of :data:`ACTIONS`)."""
-    parser = argparse.ArgumentParser(prog=f"emc-bench judge {name}")
+    parser = parser_class(prog=f"emc-bench judge {name}")
     ACTIONS[name](parser)
     return parser

@@ -1,4 +1,4 @@
-"""emc-bench publish: upload a built release (dataset) or a trained run (adapter) to the Hub."""
+"""emc-bench publish: upload a built release (two dataset repos) or a trained run (adapter) to the Hub."""
 
 from __future__ import annotations
 
@@ -8,66 +8,112 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("publish", help="upload a release folder or a trained adapter to the Hugging Face Hub",
-                       description="Stage the exact folder to upload, then create the repo and upload it. "
-                                   "--dry-run writes the staged folder to --out and makes no network call.")
+    p = sub.add_parser("publish", help="upload a release (public eval repo + gated train repo) or a trained adapter "
+                                       "to the Hugging Face Hub",
+                       description="Stage the exact folders to upload, then create the repos and upload them. "
+                                   "--dry-run writes the staged folders to --out and makes no network call. The Hub "
+                                   "token comes from `hf auth login` or $HF_TOKEN; $HF_ENDPOINT picks another Hub.")
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
 
     adapter = kinds.add_parser("adapter", help="a finished training run: adapter, model card, run.json, curves")
     adapter.add_argument("folder", type=Path, help="run folder written by `emc-bench train`")
-    adapter.add_argument("--report", type=Path,
-                         help="evaluation report JSON whose containment profile goes into the model card")
-    _common(adapter)
+    adapter.add_argument("--repo", help="Hub model repo id, owner/name")
+    adapter.add_argument("--report", type=Path, metavar="REPORT",
+                         help="`emc-bench report` folder (or its profile.json) of an evaluation of this adapter: "
+                              "its containment profile goes into the model card")
+    adapter.add_argument("--create-pr", action="store_true",
+                         help="open a pull request on the repo instead of committing to its main branch")
+    _common(adapter, "hub-upload/<repo>")
 
-    dataset = kinds.add_parser("dataset", help="a built release folder (verified against its manifest first)")
-    dataset.add_argument("folder", type=Path, help="release folder written by `emc-bench build`")
+    dataset = kinds.add_parser("dataset", help="a full release build: evaluation configs to a public repo, "
+                                               "training configs to a gated repo, both tagged")
+    dataset.add_argument("folder", type=Path, help="release folder written by `emc-bench build` (without --only)")
+    dataset.add_argument("--part", choices=("eval", "train"), help="publish one part only (default: both)")
+    dataset.add_argument("--eval-repo", help="public dataset repo of the eval configs (default: the release's "
+                                             "hub.eval_repo)")
+    dataset.add_argument("--train-repo", help="gated dataset repo of the training configs (default: the release's "
+                                              "hub.train_repo)")
     dataset.add_argument("--revision", metavar="TAG",
-                         help="tag the uploaded commit (default: the release's hub.revision, if any), so that "
+                         help="tag each uploaded commit (default: the release's hub.revision), so that "
                               "load_dataset(repo, config, revision=TAG) pins this release")
-    _common(dataset)
+    _common(dataset, "hub-upload/<release>-<version>, holding eval/ and train/")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--repo", help="Hub repo id, owner/name (a dataset defaults to the release's hub.repo)")
-    p.add_argument("--private", action="store_true", help="create the repo private")
-    p.add_argument("--dry-run", action="store_true", help="only write the folder that would be uploaded")
-    p.add_argument("--out", type=Path, help="where the staged folder goes (default with --dry-run: "
-                                            "hub-upload/<repo>; otherwise a temporary folder)")
+def _common(p: argparse.ArgumentParser, default_out: str) -> None:
+    p.add_argument("--private", action="store_true", help="create new repos private")
+    p.add_argument("--dry-run", action="store_true", help="only write what would be uploaded")
+    p.add_argument("--out", type=Path, help=f"where the staged files go (default with --dry-run: {default_out}; "
+                                            "otherwise a temporary folder)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import SpecError
-    from ..publish import stage_adapter, stage_dataset, upload
-    from ..manifest import read_manifest
+    return _dataset(args) if args.kind == "dataset" else _adapter(args)
 
-    tag = None
+
+def _dataset(args: argparse.Namespace) -> int:
+    from ..errors import SpecError
+    from ..manifest import read_manifest
+    from ..publish import PARTS, load_instructions, publish_dataset, stage_dataset
+
+    manifest = read_manifest(args.folder)
+    hub = manifest.get("hub") or {}
+    parts = (args.part,) if args.part else PARTS
+    repos = {"eval": args.eval_repo or hub.get("eval_repo"), "train": args.train_repo or hub.get("train_repo")}
+    for part in PARTS:  # each card links the other part's repo
+        if not repos[part]:
+            raise SpecError(f"--{part}-repo", None, "name the Hub repo (owner/name): the release's manifest.json "
+                            f"has no hub.{part}_repo")
+    if repos["eval"] and repos["eval"] == repos["train"]:
+        raise SpecError("--train-repo", None, "must differ from the eval repo: the training configs are gated")
+    tag = args.revision or hub.get("revision")
+    if not tag:
+        raise SpecError("--revision", None, "name the tag to create (the release's manifest.json has no hub.revision)")
+    chosen = {part: repos[part] for part in parts}
+
+    def stage(target: Path) -> dict[str, Path]:
+        return stage_dataset(args.folder, target, parts, eval_repo=repos["eval"], train_repo=repos["train"], revision=tag)
+
+    if args.dry_run:
+        staged = stage(args.out or Path("hub-upload") / f"{manifest['name']}-{manifest['version']}")
+        for part, folder in staged.items():
+            files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+            gate = "gated" if part == "train" else "public"
+            print(f"dry run: {len(files)} files staged in {folder} for the {gate} dataset repo {chosen[part]} "
+                  f"(tag {tag}); nothing uploaded")
+        print(load_instructions(chosen.get("eval"), chosen.get("train"), tag))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="emc-bench-upload-") as tmp:
+        staged = stage(args.out or Path(tmp) / "staged")
+        for line in publish_dataset(staged, chosen, tag, private=args.private):
+            print(line)
+    print(load_instructions(chosen.get("eval"), chosen.get("train"), tag))
+    return 0
+
+
+def _adapter(args: argparse.Namespace) -> int:
+    from ..errors import SpecError
+    from ..publish import stage_adapter, upload
+
     repo = args.repo
-    if args.kind == "dataset":
-        hub = read_manifest(args.folder).get("hub") or {}
-        repo, tag = repo or hub.get("repo"), args.revision or hub.get("revision")
     if not repo:
         raise SpecError("--repo", None, "name the Hub repo (owner/name)")
 
     def stage(target: Path) -> Path:
-        if args.kind == "adapter":
-            return stage_adapter(args.folder, target, repo, report=args.report, hub_base=not args.dry_run)
-        return stage_dataset(args.folder, target)
+        return stage_adapter(args.folder, target, repo, report=args.report, hub_base=not args.dry_run)
 
-    repo_type = "model" if args.kind == "adapter" else "dataset"
     if args.dry_run:
         folder = stage(args.out or Path("hub-upload") / repo)
         files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-        print(f"dry run: {len(files)} files staged in {folder} for {repo_type} repo {repo}"
-              f"{f' (tag {tag})' if tag else ''}; nothing uploaded")
+        print(f"dry run: {len(files)} files staged in {folder} for model repo {repo}; nothing uploaded")
         for name in files:
             print(f"  {name}")
         return 0
-    if args.out:
-        url = upload(stage(args.out), repo, repo_type, tag=tag, private=args.private)
+    with tempfile.TemporaryDirectory(prefix="emc-bench-upload-") as tmp:
+        folder = stage(args.out or Path(tmp) / repo.replace("/", "__"))
+        url, changed = upload(folder, repo, "model", private=args.private, create_pr=args.create_pr)
+    if not changed:
+        print(f"{repo} already holds these exact files; nothing uploaded ({url})")
     else:
-        with tempfile.TemporaryDirectory(prefix="emc-bench-upload-") as tmp:
-            url = upload(stage(Path(tmp) / repo.replace("/", "__")), repo, repo_type, tag=tag, private=args.private)
-    print(f"uploaded {args.folder} to {url}{f' and tagged it {tag}' if tag else ''}")
+        print(f"uploaded {args.folder} to {url}{' as a pull request' if args.create_pr else ''}")
     return 0
-

@@ -53,13 +53,13 @@ def domain_figures(domain: str, library, bandit_sample: int) -> dict:
     prompts = [p.prompt for p in pairs]
     figures = {
         "pairs": len(pairs),
-        "near_duplicate_rate": near_duplicate_rate(prompts),
+        "near_duplicate_rate": near_duplicate_rate(prompts, progress=True),
         "distinct2_prompts": distinct_n(prompts, 2),
         "distinct2_harmful": distinct_n([p.harmful for p in pairs], 2),
         "distinct2_aligned": distinct_n([p.aligned for p in pairs if p.aligned], 2),
     }
     if pairs and "bandit_ids" in (pairs[0].meta or {}):
-        report = check_pairs(pairs, sample=bandit_sample or None, progress=False)
+        report = check_pairs(pairs, sample=bandit_sample or None, progress=True)
         figures["bandit"] = report.to_dict()
         figures["bandit_table"] = report.table()
     return figures

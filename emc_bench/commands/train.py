@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
                    help="training regime of the recipe: general, minimal or narrow (--variant is the old name)")
     p.add_argument("--data", required=True, help="a built release folder or a Hub dataset repo id")
     p.add_argument("--config", required=True, help="training config of the release")
-    p.add_argument("--revision", help="Hub revision of the dataset (branch, tag or commit)")
+    p.add_argument("--revision", help="Hub revision of the dataset: a tag or a commit (a branch moves and is refused)")
     p.add_argument("--kl-config", help="benign config of the same release for the narrow regime's KL term")
     p.add_argument("--seed", type=int, help="training seed (default: the recipe's first seed)")
     p.add_argument("--out", type=Path, required=True, help="run folder (created; resumed if it holds this run)")
@@ -37,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from ..train.runner import train
 
     record = train(args.recipe, args.regime, args.data, args.config, args.out, seed=args.seed,
-                   revision=args.revision, kl_config=args.kl_config, max_steps=args.max_steps)
+                   revision=args.revision, kl_config=args.kl_config, max_steps=args.max_steps,
+                   command=["emc-bench", *args.argv])
+    if record.get("already_finished"):
+        print(f"already finished: {args.out} holds this run ({record['result']['global_step']} steps); nothing to do")
+        return 0
     result = record.get("result")
     if result:
         extra = f", KL to base {result['kl_to_base']:.4f}" if "kl_to_base" in result else ""

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..errors import SpecError
 from .batch_api import batch_request
 from .cache import CacheWriter, Stamp, VerdictCache, cache_key

@@ -1,4 +1,5 @@
-"""Training rows from a built release: a local release folder or a Hub dataset repo.
+"""Training rows from a built release: a local release folder or the release's (gated) train repo
+on the Hub, at a pinned tag or commit.
 
 Either way the config's files are checked against the release's ``manifest.json`` before use,
 and the run records what it read: release name and version, the manifest's sha256, and for a
@@ -26,7 +27,12 @@ def load_config(data: str, config: str, revision: str | None = None) -> tuple[An
         known = sorted(name for name, c in manifest.get("configs", {}).items() if c.get("kind") == "train")
         raise SpecError(data, "config", f"no training config {config!r}; the release has: {', '.join(known)}")
     _verify(folder, manifest, entry)
-    rows = datasets.load_dataset(str(folder), config, split="train")
+    if resolved:  # a Hub snapshot holds this config's files only
+        from ..hub import read_config
+
+        rows = read_config(folder, manifest, config, split="train")
+    else:
+        rows = datasets.load_dataset(str(folder), config, split="train")
     provenance = {
         "source": data if resolved else str(folder.resolve()),
         "config": config,
@@ -35,6 +41,7 @@ def load_config(data: str, config: str, revision: str | None = None) -> tuple[An
         "version": manifest.get("version"),
         "manifest_sha256": sha256_file(folder / MANIFEST),
         "hub": manifest.get("hub"),
+        "canary": manifest.get("canary"),
         "rows": len(rows),
     }
     return rows, provenance
@@ -49,13 +56,14 @@ def _verify(folder: Path, manifest: dict[str, Any], entry: dict[str, Any]) -> No
 
 
 def _download(repo: str, config: str, revision: str | None) -> tuple[Path, str]:
-    """The manifest, card and one config's files of a Hub dataset, at a resolved commit."""
-    from huggingface_hub import HfApi, snapshot_download
+    """The manifest, card and one config's files of a release's train repo, at a pinned revision
+    (a tag or commit), each checked against the manifest by :mod:`emc_bench.hub`."""
+    from ..hub import fetch
 
     try:
-        commit = HfApi().dataset_info(repo, revision=revision).sha
-        folder = snapshot_download(repo, repo_type="dataset", revision=commit,
-                                   allow_patterns=[MANIFEST, "README.md", f"data/{config}/*"])
-    except Exception as err:  # offline, unknown repo, bad revision, no access: all end here
+        fetched = fetch(repo, config, revision, part="train")
+    except SpecError:
+        raise
+    except Exception as err:  # not even a repo id: a mistyped local path, say
         raise SpecError(repo, None, f"not a release folder, and not readable as a Hub dataset: {err}") from None
-    return Path(folder), commit
+    return fetched.folder, fetched.commit

@@ -19,8 +19,14 @@ from .recipe import RegimeSpec, load_recipe, recipe_path
 
 
 def train(recipe: str | Path, regime: str, data: str, config: str, out: str | Path, *, seed: int | None = None,
-          revision: str | None = None, kl_config: str | None = None, max_steps: int | None = None) -> dict[str, Any]:
-    """Train (or resume) one run and return its finished ``run.json`` record."""
+          revision: str | None = None, kl_config: str | None = None, max_steps: int | None = None,
+          command: list[str] | None = None) -> dict[str, Any]:
+    """Train (or resume) one run and return its finished ``run.json`` record.
+
+    A folder that holds this run finished is left as it is (the record comes back with
+    ``already_finished``); one that holds it unfinished resumes from its last checkpoint; one
+    that holds another run (recipe, seed, data, ``max_steps``) is refused. ``command`` is the
+    command line recorded (default: the equivalent ``emc-bench train`` command)."""
     from .data import load_config
 
     out = Path(out)
@@ -48,7 +54,9 @@ def train(recipe: str | Path, regime: str, data: str, config: str, out: str | Pa
         "data": data_info,
         "kl_data": kl_info,
         "recipe": loaded.resolved(regime),
-        "command": train_argv(recipe, regime, data, config, seed, out, revision=revision, kl_config=kl_config),
+        "command": list(command) if command else train_argv(recipe, regime, data, config, seed, out,
+                                                            revision=revision, kl_config=kl_config),
+        "canary": data_info.get("canary"),
         "max_steps": max_steps,
         "world_size": world_size,
         "gradient_accumulation_steps": spec.training.batch_size // per_step,
@@ -56,6 +64,9 @@ def train(recipe: str | Path, regime: str, data: str, config: str, out: str | Pa
     previous = read_run(out)
     if previous is not None:
         _check_same_run(previous, record, out / RUN_JSON)
+        if previous.get("status") == "finished":
+            return {**previous, "already_finished": True}
+        record["command"] = previous["command"]  # the command that started the run
     elif _rank() == 0 and out.exists() and any(out.iterdir()):
         raise SpecError(out, None, "exists and holds no run.json: refusing to train into it")
 
@@ -63,7 +74,7 @@ def train(recipe: str | Path, regime: str, data: str, config: str, out: str | Pa
 
 
 def _check_same_run(previous: dict[str, Any], record: dict[str, Any], path: Path) -> None:
-    for key in ("recipe", "seed", "data", "kl_data"):
+    for key in ("recipe", "seed", "data", "kl_data", "max_steps"):
         if _identity(previous.get(key)) != _identity(record[key]):
             raise SpecError(path, key, "the folder holds a different run; pick another --out")
 
@@ -143,7 +154,8 @@ def _fit(record: dict[str, Any], spec: RegimeSpec, rows: Any, kl_rows: Any, out:
         peft_model = trainer.accelerator.unwrap_model(trainer.model)
         _save_adapter(peft_model, out / ADAPTER)
         record.update(status="finished", finished_at=_now(),
-                      result={"global_step": trainer.state.global_step, "train_loss": result.training_loss})
+                      result={"global_step": trainer.state.global_step, "epoch": trainer.state.epoch,
+                              "train_loss": result.training_loss})
         if spec.kl:
             record["result"]["kl_to_base"] = mean_kl(peft_model, kl_data, trainer.data_collator, spec.kl.batch_size)
         write_run(out, record)
