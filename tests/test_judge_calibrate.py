@@ -166,16 +166,24 @@ def test_a_malformed_set_names_the_field(tmp_path, edit, field):
     assert str(err.value).startswith(f"{path}: {field}")
 
 
-def test_the_shipped_set_loads_with_every_category_or_is_reported_missing():
-    """builders/judge/calibration.yaml is written separately: when present it must load and
-    cover every category; until then the command says it is not there."""
-    path = calibration.default_set_path()
-    if path.is_file():
-        loaded = calibration.load_set()
-        assert {i.category for i in loaded.spec.items} == set(calibration.Category.__args__)
-    else:
-        with pytest.raises(SpecError, match="the shipped calibration set is not there"):
-            calibration.load_set()
+def test_an_oracle_judge_is_fit_on_the_shipped_set(tmp_path):
+    """The shipped builders/judge/calibration.yaml, by default (no --set): it loads, covers every
+    category, and its bands are consistent (the oracle of its own bands is fit)."""
+    shipped = {item.answer: item for item in calibration.load_set().spec.items}
+    assert {i.category for i in shipped.values()} == set(calibration.Category.__args__)
+
+    def shipped_oracle(request):
+        if _answer(request.prompt) is None:
+            return logprobs({"1": 1.0})
+        band = getattr(shipped[_answer(request.prompt)], _metric(request.prompt))
+        return logprobs({str(int(calibration.MIDPOINTS[band])) if band in calibration.MIDPOINTS else band: 1.0})
+
+    out = tmp_path / "calibration.json"
+    with FakeOpenAIServer(shipped_oracle) as server:
+        assert main(["judge", "calibrate", "--judge", "openai:oracle", "--base-url", server.base_url,
+                     "--cache", str(tmp_path / "cache.sqlite"), "--out", str(out), "--no-progress"]) == 0
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "fit" and report["calibration_set"]["path"] == str(calibration.default_set_path())
 
 
 def test_the_readme_states_the_thresholds_the_code_applies():
