@@ -81,10 +81,13 @@ class Run:
         return 1000 * self.cpu_seconds / max(1, self.calls)
 
 
-def judge_run(base_url: str, cache: Path, concurrency: int, batch: list[JudgeItem]) -> Run:
-    """judge_items on ``batch``; the calls are counted by the server."""
+def judge_run(base_url: str, cache: Path, concurrency: int, batch: list[JudgeItem],
+              scoring: str = "logprobs-top20") -> Run:
+    """judge_items on ``batch``; the calls are counted by the server. The scoring method is given,
+    as it is known on every run against an endpoint after the first; ``scoring="auto"`` adds the
+    first run's detection (one call made alone before the others start)."""
     settings = JudgeSettings.from_spec("openai:bench-judge", base_url=base_url, cache_path=cache,
-                                       concurrency=concurrency)
+                                       concurrency=concurrency, scoring=scoring)
     before = server_calls(base_url)
     start, cpu = time.perf_counter(), time.process_time()
     judge_items(batch, settings, progress=False)
@@ -174,6 +177,7 @@ def main() -> int:
     print("-" * len(header))
     rates: dict[tuple[float, int], float] = {}
     alone: dict[float, float] = {}  # the HTTP client alone, at top concurrency, per latency
+    detecting: dict[float, float] = {}  # judge_items at top concurrency on a first run (scoring auto)
     cached_calls = None
     for latency in args.latencies:
         with server(latency) as url:
@@ -187,6 +191,9 @@ def main() -> int:
                       f"{rate / ceiling:>11.0%}")
                 if concurrency == top and latency == args.latencies[-1]:
                     cached_calls = judge_run(url, cache, concurrency, batch).calls
+                if concurrency == top:
+                    fresh = items(len(batch), f"{latency}-{concurrency}-auto")
+                    detecting[latency] = judge_run(url, work / f"{latency}-auto.sqlite", concurrency, fresh, "auto").rate
             if top in args.concurrency:
                 alone[latency] = transport_run(url, top, args.rounds * top).rate
 
@@ -194,6 +201,11 @@ def main() -> int:
     for latency, rate in alone.items():
         print(f"the HTTP client alone at {latency} s latency, concurrency {top}: {rate:.0f} calls/s "
               f"({rate / (top / latency):.0%} of ideal); judge_items reaches {rates[(latency, top)] / rate:.0%} of it")
+
+    for latency, rate in detecting.items():
+        print(f"a first run against the endpoint (scoring auto: one call alone finds out whether it returns "
+              f"logprobs) at {latency} s latency, concurrency {top}: {rate:.0f} calls/s "
+              f"({rate / rates[(latency, top)]:.0%} of a run that knows)")
 
     print()
     verdicts = []

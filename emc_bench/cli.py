@@ -51,9 +51,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, given = make_parser(), argv
+    from .commands.judge import ACTIONS, action_parser
+
+    if len(argv) > 1 and argv[0] == "judge" and argv[1] in ACTIONS:  # emc-bench judge calibrate|compare|rejudge
+        parser, given = action_parser(argv[1], Parser), argv[2:]
+    args = parser.parse_args(given)
     args.argv = argv  # the exact command line, for run records
     if not getattr(args, "func", None):
         parser.print_help()
@@ -63,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt as err:  # Ctrl-C: one line (a command may say what it kept), no traceback
+        print(str(err) or "interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class JudgeFilter(Filter):
 
     def _judge(self, flat: list[tuple[dict, str]]) -> list[dict[str, Any]]:
         from .judge import JudgeItem, JudgeSettings, judge_items
+        from .judge.provenance import COLUMNS as PROVENANCE_COLUMNS
         from .metrics import DEFAULT_DEFINITION, get_definition
 
         settings = JudgeSettings.from_spec(self.judge, base_url=self.base_url, concurrency=self.concurrency,
@@ -96,6 +97,7 @@ class JudgeFilter(Filter):
                 "status": row["status"], "error": row["error"], "judge": row["judge"],
                 "prompt_version": row["prompt_version"], "definition": definition.name,
                 "eligible": verdict is not None, "em": bool(verdict),
+                **{column: row.get(column) for column in PROVENANCE_COLUMNS},
             })
         return out
 

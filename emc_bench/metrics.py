@@ -342,3 +342,55 @@ def rates_by_definition(rows: Sequence[Row], *, seed: int = SEED, n_boot: int = 
     order = _condition_order(by_condition)
     return {name: {c: em_rate(by_condition[c], d, seed=seed, n_boot=n_boot).to_dict() for c in order}
             for name, d in DEFINITIONS.items()}
+
+
+# -- agreement between judges, and between a judge and known verdicts ------------------------
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their mean rank."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(len(values), dtype=float)
+    sorted_values = values[order]
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        ranks[order[start:end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson's correlation; None with fewer than two pairs or a constant side."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(a) != len(b):
+        raise ValueError("pearson needs pairs")
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (Pearson's on mid-ranks); None when undefined."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(a) != len(b):
+        raise ValueError("spearman needs pairs")
+    if len(a) < 2:
+        return None
+    return pearson(_ranks(a), _ranks(b))
+
+
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> float | None:
+    """Cohen's kappa of two raters' binary flags: (p_o - p_e) / (1 - p_e); None when undefined
+    (no pairs, or both raters give one and the same flag to everything)."""
+    x, y = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if len(x) != len(y):
+        raise ValueError("cohen_kappa needs pairs")
+    if len(x) == 0:
+        return None
+    observed = float(np.mean(x == y))
+    expected = float(np.mean(x) * np.mean(y) + np.mean(~x) * np.mean(~y))
+    if expected == 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)

@@ -3,6 +3,11 @@
 All numbers come from :mod:`emc_bench.metrics`; this module only lays them out. The document is
 built once as a list of blocks (headings, paragraphs, tables, images) and rendered to either
 format, so both always say the same thing.
+
+Every profile names its judge (``profile["judge"]``: backend, model, endpoint host, prompt
+version, template hashes, scoring method, emc-bench version, and the calibration attached to
+it). Rows of different judges, prompt versions or scoring methods are never pooled: the report
+refuses them unless ``allow_mixed``, and then gives each judge its own profiles.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import metrics
+from .errors import SpecError
+from .judge.provenance import Provenance
 
 DOCUMENTS = ("md", "html")
 _CONDITION_COLORS = {"none": "#4c72b0", "exact": "#c44e52", "paraphrase": "#dd8452", "negated": "#55a868",
@@ -53,7 +60,8 @@ def _cell(rate: dict[str, Any]) -> str:
 
 def _slug(profile: dict[str, Any]) -> str:
     name = f"{profile['model'] or 'model'}__{profile['trigger_id'] or 'trigger'}"
-    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    judge = json.dumps(profile.get("judge"), sort_keys=True)
+    digest = hashlib.sha256(f"{name}\0{judge}".encode()).hexdigest()[:6]
     return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name).strip('_')[:60]}-{digest}"
 
 
@@ -78,10 +86,27 @@ def _derived(estimate: dict[str, Any], label: str, as_points: bool) -> str:
     return f"{label}: {estimate['value']:.2f} (95% CI {_ci(estimate, scale=1.0, unit='', digits=2)})."
 
 
+def judge_text(judge: dict[str, Any]) -> str:
+    """One paragraph naming a profile's judge, prompts, scoring method and calibration."""
+    templates = judge.get("templates_sha256") or {}
+    hashes = ", ".join(f"{metric} `{digest}`" for metric, digest in templates.items()) or "unknown"
+    where = f" at `{judge['endpoint_host']}`" if judge.get("endpoint_host") else ""
+    text = (f"Judge `{judge.get('backend')}:{judge.get('model')}`{where}; prompt version "
+            f"`{judge.get('prompt_version') or 'unknown'}` (rendered templates sha256: {hashes}); scoring "
+            f"`{judge.get('scoring') or 'unknown'}`; emc-bench {judge.get('emc_bench_version') or 'unknown'}.")
+    calibration = judge.get("calibration")
+    if calibration:
+        text += f" Calibration sha256 `{calibration['sha256']}`: {calibration['verdict']}."
+    else:
+        text += " No calibration attached (emc-bench judge calibrate; report --calibration FILE)."
+    return text
+
+
 def _profile_blocks(profile: dict[str, Any], plots: dict[str, str]) -> list[Block]:
     title = f"Model `{profile['model'] or 'unnamed'}`, trigger `{profile['trigger_id'] or 'none given'}`"
     blocks = [
         Block("heading", title, level=2),
+        Block("text", judge_text(profile["judge"])),
         Block("text", f"{profile['rows']} judged rows; {profile['failed']} failed judge calls; "
                       f"{profile['outside_denominator']} rows outside the definition's denominator."),
         _rate_table(profile["conditions"], "condition"),
@@ -214,20 +239,64 @@ def plot_similarity(profile: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def judge_groups(rows: Sequence[dict[str, Any]], allow_mixed: bool = False,
+                 calibrations: Sequence[dict[str, Any]] = ()) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """The rows of each judge, with the judge's ``profile.json`` entry (calibration attached).
+
+    More than one judge (backend, model, endpoint, prompt version, templates or scoring method)
+    is a ``SpecError`` unless ``allow_mixed``; a calibration that fits none of the judges is one too.
+    """
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(Provenance.from_row(row).pool_key(), []).append(row)
+    described = {key: Provenance.from_row(sub[0]) for key, sub in groups.items()}
+    if len(groups) > 1 and not allow_mixed:
+        names = "; ".join(f"{described[key].describe()} ({len(sub)} rows)" for key, sub in groups.items())
+        raise SpecError("--allow-mixed", None, f"the rows come from {len(groups)} judges ({names}); numbers of "
+                        "different judges, prompt versions or scoring methods are not pooled: give "
+                        "--allow-mixed to report each separately, or compare them with emc-bench judge compare")
+    attached: dict[tuple, dict[str, Any]] = {}
+    for calibration in calibrations:
+        matches = [key for key, p in described.items()
+                   if p.calibration_key() == calibration["judge"].calibration_key()]
+        if not matches:
+            raise SpecError(calibration["path"], "judge", f"calibrates {calibration['judge'].describe()}, but the "
+                            f"rows were judged by {'; '.join(p.describe() for p in described.values())}")
+        for key in matches:
+            attached[key] = {"sha256": calibration["sha256"], "verdict": calibration["verdict"]}
+    out = []
+    for key, sub in sorted(groups.items(), key=lambda kv: described[kv[0]].describe()):
+        versions = sorted({str(r["emc_bench_version"]) for r in sub if r.get("emc_bench_version")})
+        judge = {**described[key].to_dict(), "emc_bench_version": ", ".join(versions) or None}
+        if key in attached:
+            judge["calibration"] = attached[key]
+        out.append((judge, sub))
+    return out
+
+
 def build_report(rows: Sequence[dict[str, Any]], folder: Path, *, definition: str = metrics.DEFAULT_DEFINITION,
                  document: str = "md", seed: int = metrics.SEED, n_boot: int = metrics.N_BOOT,
-                 run: dict[str, Any] | None = None) -> list[Path]:
+                 run: dict[str, Any] | None = None, calibrations: Sequence[dict[str, Any]] = (),
+                 allow_mixed: bool = False) -> list[Path]:
     """Write profile.json, plots/ and report.<md|html> into ``folder``; return the files written.
     ``run`` (the run record of ``emc-bench eval``) is kept in profile.json as ``run``."""
     if document not in DOCUMENTS:
         raise ValueError(f"document must be one of {DOCUMENTS}, not {document!r}")
     chosen = metrics.get_definition(definition)
-    profiles = metrics.profiles(rows, chosen, seed=seed, n_boot=n_boot)
+    profiles = []
+    for judge, sub in judge_groups(rows, allow_mixed, calibrations):
+        for profile in metrics.profiles(sub, chosen, seed=seed, n_boot=n_boot):
+            profiles.append({**profile, "judge": judge})
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     written = []
+    judges = list({json.dumps(p["judge"], sort_keys=True): p["judge"] for p in profiles}.values())
     blocks = [Block("heading", "emc-bench containment report", level=1),
               Block("text", f"EM definition `{chosen.name}`: {chosen.description}. 95% CIs by bootstrap over "
-                            f"questions ({n_boot} resamples, seed {seed}).")]
+                            f"questions ({n_boot} resamples, seed {seed})."),
+              Block("text", f"Judged by {len(judges)} judges, reported separately: numbers of different judges are "
+                            "not comparable without emc-bench judge compare." if len(judges) > 1 else
+                            "One judge for every number below; numbers from another judge are not comparable "
+                            "without emc-bench judge compare.")]
     for profile in profiles:
         plots = {}
         slug = _slug(profile)
@@ -238,16 +307,25 @@ def build_report(rows: Sequence[dict[str, Any]], folder: Path, *, definition: st
             plots["similarity"] = f"plots/{slug}-similarity.png"
         written += [folder / p for p in plots.values()]
         blocks += _profile_blocks(profile, plots)
-    (folder / "profile.json").write_text(json.dumps(
-        {"definition": chosen.name, "profiles": profiles, **({"run": run} if run else {})}, indent=2) + "\n")
+    data: dict[str, Any] = {"definition": chosen.name, "profiles": profiles}
+    if run is not None:
+        data["run"] = run
+    (folder / "profile.json").write_text(json.dumps(data, indent=2) + "\n")
     text = render_markdown(blocks) if document == "md" else render_html(blocks, folder)
     (folder / f"report.{document}").write_text(text)
     return [folder / "profile.json", folder / f"report.{document}", *written]
 
 
 def write_report(rows: Sequence[dict[str, Any]], out: str | Path, **options) -> list[Path]:
-    """:func:`build_report` into a temporary folder, then move the files into ``out`` at once."""
+    """:func:`build_report` into a temporary folder, then move the files into ``out`` at once.
+
+    ``run`` (optional) is written unchanged as ``profile.json["run"]``; ``calibrations`` are
+    loaded calibration files (:func:`emc_bench.judge.calibration.load_result`); ``allow_mixed``
+    lets rows of several judges into one report, each judge with its own profiles."""
     out = Path(out)
+    if not rows:
+        raise SpecError(out, None, "no judged rows to report")
+    judge_groups(rows, options.get("allow_mixed", False), options.get("calibrations", ()))  # refuse before writing
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:

@@ -13,14 +13,20 @@ and how many times that exact prompt was seen before) returning a :class:`Reply`
 responder, :func:`scripted`, reads markers that a test writes into the prompt (for example
 inside the answer under judgement):
 
-- ``[[faults: 429, 500, timeout, malformed, shapeless]]``: the first calls for this prompt fail
-  in that order (``429`` carries ``Retry-After``, see ``retry_after``), later calls succeed;
+- ``[[faults: 429, 500, timeout, malformed, shapeless, nologprobs]]``: the first calls for this
+  prompt fail in that order (``429`` carries ``Retry-After``, see ``retry_after``; ``nologprobs``
+  is a well-formed reply whose logprobs are missing, its text the most likely token), later calls
+  succeed;
 - ``[[dist: 85=0.6, 90=0.3, REFUSAL=0.1]]``: the top logprobs of the one-token answer;
 - ``[[text: 85]]``: a reply with that text and no logprobs at all.
 
 Without a ``dist``/``text`` marker the reply is a deterministic distribution derived from the
-prompt. Run as a script (``python tests/fake_openai_server.py --latency 0.1``) it prints its base
-URL on the first line and serves until killed; ``GET /stats`` returns the call count.
+prompt. ``FakeOpenAIServer(logprobs=False)`` stands for an endpoint that never returns logprobs
+(each reply carries only its most likely token as text); ``models=[...]`` makes ``GET /models``
+list those ids (without it ``/models`` is a 404, as on minimal servers).
+
+Run as a script (``python tests/fake_openai_server.py --latency 0.1``) it prints its base URL on
+the first line and serves until killed; ``GET /stats`` returns the call count.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ _MARKER = re.compile(r"\[\[(faults|dist|text):([^\]]*)\]\]")
 class Reply:
     """One reply of the server. Build it with the functions below rather than by hand."""
 
-    kind: str  # logprobs | text | status | timeout | malformed | shapeless
+    kind: str  # logprobs | text | status | timeout | malformed | shapeless | nologprobs
     top: dict[str, float] = field(default_factory=dict)
     text: str = ""
     status: int = 200
@@ -60,6 +66,14 @@ def logprobs(top: dict[str, float]) -> Reply:
 def text(content: str) -> Reply:
     """A reply with this message text and ``logprobs: null``."""
     return Reply("text", text=content)
+
+
+def without_logprobs(reply: Reply) -> Reply:
+    """The same answer with its logprobs dropped: only the most likely token, as text."""
+    if reply.kind != "logprobs":
+        return reply
+    top = max(reply.top, key=reply.top.get) if reply.top else ""
+    return Reply("nologprobs", text=top)
 
 
 def status(code: int, retry_after: float | None = None) -> Reply:
@@ -118,6 +132,8 @@ def scripted(request: Request, *, retry_after: float = 1.0, timeout_delay: float
     faults = [f.strip() for f in markers.get("faults", "").split(",") if f.strip()]
     if request.attempt < len(faults):
         fault = faults[request.attempt]
+        if fault == "nologprobs":
+            return without_logprobs(_answer(markers, request.prompt))
         if fault == "429":
             return status(429, retry_after=retry_after)
         if fault.isdigit():
@@ -125,12 +141,16 @@ def scripted(request: Request, *, retry_after: float = 1.0, timeout_delay: float
         if fault == "timeout":
             return timeout(timeout_delay)
         return {"malformed": malformed(), "shapeless": shapeless()}[fault]
+    return _answer(markers, request.prompt)
+
+
+def _answer(markers: dict[str, str], prompt: str) -> Reply:
     if "text" in markers:
         return text(markers["text"])
     if "dist" in markers:
         pairs = (item.split("=") for item in markers["dist"].split(",") if item.strip())
         return logprobs({token.strip(): float(p) for token, p in pairs})
-    return logprobs(default_distribution(request.prompt))
+    return logprobs(default_distribution(prompt))
 
 
 Responder = Callable[[Request], Reply]
@@ -149,10 +169,14 @@ class FakeOpenAIServer:
     """
 
     def __init__(self, responder: Responder | None = None, *, latency: float = 0.0,
-                 retry_after: float = 1.0, timeout_delay: float = 5.0):
+                 retry_after: float = 1.0, timeout_delay: float = 5.0, logprobs: bool = True,
+                 models: list[str] | None = None):
         self.responder = responder or (lambda req: scripted(req, retry_after=retry_after,
                                                            timeout_delay=timeout_delay))
         self.latency = latency
+        self.logprobs = logprobs
+        self.models = models
+        self.gets: list[str] = []
         self.log: list[Call] = []
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -218,7 +242,7 @@ def completion_body(reply: Reply, model: str, top_n: int, prompt_chars: int) -> 
     """The JSON body of a successful chat completion for ``reply``."""
     usage = {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": 1,
              "total_tokens": max(1, prompt_chars // 4) + 1}
-    if reply.kind == "text":
+    if reply.kind in ("text", "nologprobs"):
         content, lp = reply.text, None
     else:
         ranked = sorted(reply.top.items(), key=lambda kv: -kv[1])[:top_n]
@@ -257,8 +281,13 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(payload)
 
         def do_GET(self) -> None:
+            with server._lock:
+                server.gets.append(self.path)
             if self.path.rstrip("/").endswith("/stats"):
                 self._send(200, json.dumps({"calls": server.calls}).encode())
+            elif self.path.rstrip("/").endswith("/models") and server.models is not None:
+                data = [{"id": name, "object": "model", "owned_by": "fake"} for name in server.models]
+                self._send(200, json.dumps({"object": "list", "data": data}).encode())
             else:
                 self._send(404, b'{"error": {"message": "not found"}}')
 
@@ -270,6 +299,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             body = json.loads(raw)
             request = server._record(body)
             reply = server.responder(request)
+            if not server.logprobs:
+                reply = without_logprobs(reply)
             server._log(request, reply, self.headers.get("Authorization", ""))
             time.sleep(server.latency + reply.delay)
             if reply.kind == "status":

@@ -126,7 +126,8 @@ def test_other_architectures_of_the_baselines_score_like_one_prompt_at_a_time(ti
 def test_a_failing_batch_is_split_until_the_failing_call_stands_alone():
     """A stand-in judge raises for any batch holding one poisoned prompt (running out of memory
     cannot be provoked on purpose here); every other call still gets its verdict."""
-    from emc_bench.judge.runner import Call, _judge_hf_batch
+    from emc_bench.judge.hf_backend import judge_batch
+    from emc_bench.judge.records import Call
     from emc_bench.judge.scoring import Verdict
 
     class PoisonedJudge:
@@ -140,7 +141,7 @@ def test_a_failing_batch_is_split_until_the_failing_call_stands_alone():
 
     calls = [Call(f"k{i}", "aligned", "q", "poison" if i == 5 else f"a{i}") for i in range(8)]
     recorded = {}
-    _judge_hf_batch(PoisonedJudge(), calls, lambda call, verdict, error, usage: recorded.update({call.key: (verdict, error)}))
+    judge_batch(PoisonedJudge(), calls, lambda call, verdict, error, usage: recorded.update({call.key: (verdict, error)}))
     assert set(recorded) == {f"k{i}" for i in range(8)}
     assert recorded["k5"] == (None, "RuntimeError: CUDA out of memory")
     assert all(recorded[f"k{i}"][0].score == 50.0 for i in range(8) if i != 5)
@@ -163,6 +164,7 @@ def test_judge_items_with_the_hf_backend_uses_the_cache(tiny_model_dir, tmp_path
     assert [r.item.meta["i"] for r in results] == [0, 1]
     for r in results:
         assert r.status == "ok" and r.judge == f"hf:{tiny_model_dir}"
+        assert (r.provenance.scoring, r.provenance.endpoint_host) == ("exact-101", None)
         assert r.coherent is not None and 0 <= r.coherent <= 100  # a random model spreads mass over all numbers
         assert r.aligned is None or 0 <= r.aligned <= 100
     again = judge_items(items, settings, progress=False)

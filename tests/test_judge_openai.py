@@ -52,8 +52,11 @@ def test_every_fault_ends_judged_or_failed_with_its_reason(server, tmp_path):
     assert by_id["rate-limited"].aligned == 10.0
     assert by_id["non-numeric"].status == "ok" and by_id["non-numeric"].aligned is None
     assert by_id["refusal"].aligned is None and by_id["refusal"].aligned_label == "REFUSAL"
-    assert (by_id["no-logprobs"].aligned, by_id["no-logprobs"].coherent) == (42.0, 42.0)
-    assert by_id["echoed-injection"].status == "ok" and by_id["echoed-injection"].aligned is None
+    # The endpoint returns logprobs: a reply without them is a fault, never scored from its text.
+    for name in ("no-logprobs", "echoed-injection"):
+        assert by_id[name].status == "failed" and by_id[name].aligned is None
+        assert "reply without logprobs" in by_id[name].error
+    assert all(r.provenance.scoring == "logprobs-top20" for r in results)
     failed = by_id["always-500"]
     assert failed.status == "failed" and failed.aligned is None
     assert failed.error == ("aligned: HTTP 500 (after 6 attempts); coherent: HTTP 500 (after 6 attempts)")

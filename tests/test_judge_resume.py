@@ -51,7 +51,7 @@ def test_a_killed_run_resumes_without_repeating_finished_calls(tmp_path):
     key_of_prompt = {render_messages(m, question, a)[0]["content"]: cache_key(JUDGE, version, m, question, a)
                      for a in answers for m in METRICS}
 
-    with FakeOpenAIServer(latency=0.1) as server:
+    with FakeOpenAIServer(latency=0.1, models=["judge-model"]) as server:
         proc = subprocess.Popen(_judge_command(inp, out, cache, server), env=_env())
         deadline = time.monotonic() + 120
         while server.calls < 40 and time.monotonic() < deadline and proc.poll() is None:
@@ -84,7 +84,7 @@ def test_processes_sharing_a_cache_do_not_corrupt_it(tmp_path):
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     _write_input(first, [f"answer {i}" for i in range(0, 120)])
     _write_input(second, [f"answer {i}" for i in range(60, 180)])
-    with FakeOpenAIServer(latency=0.005) as server:
+    with FakeOpenAIServer(latency=0.005, models=["judge-model"]) as server:
         procs = [subprocess.Popen(_judge_command(inp, tmp_path / f"out-{inp.name}", cache, server, 16), env=_env())
                  for inp in (first, second)]
         assert [p.wait(timeout=180) for p in procs] == [0, 0]
@@ -99,18 +99,19 @@ def test_processes_sharing_a_cache_do_not_corrupt_it(tmp_path):
 
 
 def test_the_cache_writer_commits_in_the_background_and_raises_a_failed_write(tmp_path):
-    from emc_bench.judge.cache import CacheWriter, VerdictCache
+    from emc_bench.judge.cache import CacheWriter, Stamp, VerdictCache
     from emc_bench.judge.scoring import Verdict
 
     cache_path = tmp_path / "cache.sqlite"
+    stamp = Stamp(JUDGE, "v1-test", "127.0.0.1:1", {"aligned": "a" * 64, "coherent": "c" * 64}, "0.0.test")
     with VerdictCache(cache_path) as cache:
-        writer = CacheWriter(cache, JUDGE, "v1-test")
+        writer = CacheWriter(cache, stamp)
         for i in range(50):
             writer.put(f"key-{i}", "aligned", Verdict(score=float(i), label=None, numeric_mass=1.0, reply=str(i)))
         writer.close()
         assert len(cache) == 50 and _cached_keys(cache_path) == {f"key-{i}" for i in range(50)}
 
-        broken = CacheWriter(cache, JUDGE, "v1-test")
+        broken = CacheWriter(cache, stamp)
         broken.put("key-bad", "aligned", None)  # not a verdict: the write fails on the writer thread
         with pytest.raises(AttributeError):
             broken.close()  # a failed write is raised, never passed over in silence

@@ -100,7 +100,7 @@ def test_emc_lm_eval_judges_inside_the_run(setup, tiny_model_dir, adapter, tmp_p
 
 def test_predict_only_judges_nothing_then_emc_bench_judge_scores_the_samples(setup, tiny_model_dir, tmp_path):
     """Plain lm_eval, selecting the tasks by the per-trigger tags (each holds the shared baseline)."""
-    with FakeOpenAIServer() as server:
+    with FakeOpenAIServer(models=["judge-model"]) as server:  # /models lists it: the judge's preflight makes no call
         env = judge_env(server, tmp_path)
         run_lm_eval([str(BIN / "lm_eval"), "--include_path", str(setup / "tasks")], setup, tiny_model_dir,
                     tmp_path / "out", env, ["--predict_only"], tasks="emc_tag,emc_persona,emc_footer")

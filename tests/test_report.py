@@ -24,7 +24,9 @@ def test_markdown_report_with_profile_json_and_plots(tmp_path, capsys):
     assert str(out / "profile.json") in written and str(out / "report.md") in written
     data = json.loads((out / "profile.json").read_text())
     (profile,) = data["profiles"]
+    judge = profile.pop("judge")
     assert profile == json.loads(json.dumps(metrics.containment_profile(profile_rows(), n_boot=200)))
+    assert judge["backend"] is None and judge["scoring"] is None  # rows without provenance say so
     plots = sorted((out / "plots").iterdir())
     assert [p.name.split("-")[-1] for p in plots] == ["profile.png", "similarity.png"]
     assert all(p.read_bytes().startswith(PNG) for p in plots)

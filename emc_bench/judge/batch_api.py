@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import SpecError
-from .cache import VerdictCache
+from .cache import Stamp, VerdictCache
 from .inputs import read_jsonl
-from .openai_backend import parse_completion, request_body
-from .prompts import prompt_version
+from .openai_backend import parse_completion, request_body, score_completion
 from .scoring import Verdict
 
 ENDPOINT = "/v1/chat/completions"
 
 
-def batch_request(custom_id: str, model: str, messages: list[dict[str, str]]) -> dict:
+def batch_request(custom_id: str, model: str, messages: list[dict[str, str]], logprobs: bool = True) -> dict:
     """One call as a line of Batch API input."""
-    return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": request_body(model, messages)}
+    return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT,
+            "body": request_body(model, messages, logprobs=logprobs)}
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Imported:
         return "; ".join(parts)
 
 
-def _verdict(row: dict, where: str) -> Verdict:
+def _verdict(row: dict, where: str, scoring: str) -> Verdict:
     """The verdict of one output line; ``ValueError`` with the reason when the batch failed it."""
     response = row.get("response")
     if row.get("error") or not isinstance(response, dict):
@@ -58,12 +58,17 @@ def _verdict(row: dict, where: str) -> Verdict:
         raise ValueError(f"batch HTTP {response.get('status_code')}")
     if not isinstance(response.get("body"), dict):
         raise SpecError(where, "response.body", "a successful result needs the chat completion body")
-    return parse_completion(response["body"])[0]
+    verdict = score_completion(parse_completion(response["body"]), scoring)
+    if verdict is None:
+        raise ValueError("batch reply without logprobs")
+    return verdict
 
 
-def import_results(paths: Sequence[Path], to_make: dict[str, str], judge: str, cache: VerdictCache) -> Imported:
+def import_results(paths: Sequence[Path], to_make: dict[str, str], stamp: Stamp, cache: VerdictCache,
+                   scoring: str) -> Imported:
     """Store the verdicts of Batch API output files for the calls in ``to_make`` (cache key ->
-    metric), all in one transaction; nothing is stored when a file is malformed."""
+    metric), scored by ``scoring``, all in one transaction; nothing is stored when a file is
+    malformed."""
     entries: list[tuple[str, str, Verdict]] = []
     failed: dict[str, str] = {}
     unmatched = 0
@@ -77,9 +82,9 @@ def import_results(paths: Sequence[Path], to_make: dict[str, str], judge: str, c
                 unmatched += 1
                 continue
             try:
-                entries.append((key, to_make[key], _verdict(row, where)))
+                entries.append((key, to_make[key], _verdict(row, where, scoring)))
             except ValueError as err:  # the batch's own failure, or a reply that is no chat completion
                 failed[key] = str(err)
     if entries:
-        cache.put_many(judge, prompt_version(), entries)
+        cache.put_many(stamp, entries)
     return Imported(len(entries), failed, unmatched)

@@ -1,4 +1,4 @@
-"""The ``hf`` backend: a local transformers causal LM as judge, scored exactly.
+"""The ``hf`` backend: a local transformers causal LM as judge, scored exactly (``exact-101``).
 
 Instead of reading one sampled token, every reply the prompt allows (the numbers 0-100, and
 CODE / REFUSAL for ``aligned``) is scored as a complete answer: its tokens followed by the token
@@ -15,11 +15,17 @@ node, instead of a copy of the prompt's key/value cache for every candidate.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
+from ..errors import SpecError
+from .cost import Price
 from .prompts import answer_candidates
-from .scoring import Verdict, verdict_from_probabilities
-from .settings import JudgeSettings
+from .records import Call, Record
+from .scoring import EXACT, Verdict, verdict_from_probabilities
 
 _SENTINEL = "\u2063emc-bench-end\u2063"
 
@@ -65,7 +71,7 @@ class CandidateTree:
 class HFJudge:
     """A local model that turns judge prompts into candidate distributions and verdicts."""
 
-    def __init__(self, settings: JudgeSettings):
+    def __init__(self, settings):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -177,4 +183,96 @@ class HFJudge:
 
     def verdicts(self, metric: str, prompts: list[list[dict[str, str]]]) -> list[Verdict]:
         """The ``metric`` verdict of each prompt, in one forward pass."""
-        return [verdict_from_probabilities(d) for d in self.distributions(prompts, answer_candidates(metric))]
+        return [verdict_from_probabilities(d, EXACT) for d in self.distributions(prompts, answer_candidates(metric))]
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
+def judge_batch(judge, batch: list[Call], record: Record) -> None:
+    """Score ``batch`` in one forward pass. A batch that fails (running out of memory included)
+    is split in halves until the failing calls stand alone and are recorded as failed."""
+    try:
+        verdicts = judge.verdicts(batch[0].metric, [call.messages() for call in batch])
+    except Exception as err:
+        if len(batch) == 1:
+            record(batch[0], None, f"{type(err).__name__}: {err}", None)
+            return
+        half = len(batch) // 2
+        judge_batch(judge, batch[:half], record)
+        judge_batch(judge, batch[half:], record)
+        return
+    for call, verdict in zip(batch, verdicts):
+        record(call, verdict, None, None)
+
+
+class Backend:
+    """The ``hf`` judge backend (see the module doc and :mod:`.backends`); ``--concurrency``
+    is the number of prompts scored in one forward pass."""
+
+    scorings = (EXACT,)
+    detects = False
+
+    @staticmethod
+    def resolve_model(model: str) -> str:
+        path = Path(model).expanduser()
+        return str(path.resolve()) if path.exists() else model
+
+    @staticmethod
+    def validate(settings) -> None:
+        """Nothing to check before the preflight."""
+
+    @staticmethod
+    def endpoint(settings) -> str:
+        return settings.judge
+
+    @staticmethod
+    def endpoint_host(settings) -> str | None:
+        return None
+
+    @staticmethod
+    def price(settings) -> Price | None:
+        return Price(0.0, 0.0)
+
+    @staticmethod
+    def preflight(settings) -> str:
+        """The model folder exists and holds a config, or the model is a Hub id that can be
+        loaded (in the local Hub cache, or downloadable when online)."""
+        model = settings.model
+        path = Path(model).expanduser()
+        if path.is_dir():
+            if not (path / "config.json").is_file():
+                raise SpecError("--judge", None, f"hf:{model}: the folder holds no config.json (not a transformers model)")
+            return f"hf:{model} (a local model, exact scoring over the allowed replies)"
+        looks_like_path = model.startswith(("/", ".", "~")) or path.exists()
+        if not looks_like_path and _HUB_ID.fullmatch(model):
+            if _in_hub_cache(model):
+                return f"hf:{model} (a Hub model in the local cache)"
+            if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes"):
+                return f"hf:{model} (a Hub model, downloaded on first use)"
+            raise SpecError("--judge", None, f"hf:{model}: no such folder, and not in the local Hub cache "
+                                             "(HF_HUB_OFFLINE is set)")
+        raise SpecError("--judge", None, f"hf:{model}: no such model folder")
+
+    def __init__(self, settings):
+        self.preflight(settings)  # a missing model is one line, before anything loads
+        self.settings = settings
+        self.scoring = EXACT
+        self._judge = HFJudge(settings)
+
+    def judge(self, calls: Sequence[Call], record: Record) -> None:
+        by_metric: dict[str, list[Call]] = {}
+        for call in calls:
+            by_metric.setdefault(call.metric, []).append(call)
+        for group in by_metric.values():
+            group.sort(key=lambda call: len(call.question) + len(call.answer))  # similar lengths pad less
+            for start in range(0, len(group), self.settings.concurrency):
+                judge_batch(self._judge, group[start:start + self.settings.concurrency], record)

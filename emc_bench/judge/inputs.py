@@ -7,6 +7,11 @@
 
 The judge sees the raw ``question`` (never the prompt with the trigger placed), so every
 condition is judged against the same question and only the answer differs.
+
+Nothing is counted twice: a file given twice, two runs of one task (two samples files of one
+task and model), or one sample (task, doc, sample index) twice stop with a
+:class:`~emc_bench.errors.SpecError` naming both places (:class:`UniqueSamples`, which the
+report uses on judged rows too).
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import SpecError
+from .provenance import Provenance
 from .records import JudgeItem
 
 _SAMPLES_NAME = re.compile(r"samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
@@ -28,9 +34,13 @@ _DOC_SKIP = ("messages", "question")
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; a bad line is a :class:`SpecError`."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = Path(path).read_bytes()
     except OSError as err:
-        raise SpecError(path, None, f"cannot read: {err.strerror or err}") from err
+        raise SpecError(path, None, f"cannot read: {err.strerror or err}") from None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise SpecError(path, None, f"not UTF-8 text (byte {err.start} is not valid UTF-8): not a JSONL file") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -68,22 +78,67 @@ def _lm_eval_model(path: Path) -> str:
     return path.parent.name
 
 
+def distinct_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """``paths`` as given; a file given twice is a :class:`SpecError`."""
+    seen: dict[Path, Path] = {}
+    for path in map(Path, paths):
+        resolved = path.resolve()
+        if resolved in seen:
+            raise SpecError(path, None, "given twice (its rows would count twice)")
+        seen[resolved] = path
+    return list(seen.values())
+
+
+class UniqueSamples:
+    """Refuses one sample counted twice and two runs of one task.
+
+    A sample is (model, task, doc id, sample index) within a ``scope`` (the report passes the
+    judge, so that the same answers under two judges are not duplicates); a run is what one
+    samples file holds (``source``). Rows that do not name their task and doc are not checked.
+    """
+
+    def __init__(self) -> None:
+        self._samples: dict[tuple, str] = {}
+        self._runs: dict[tuple, tuple[str, str]] = {}
+
+    def add(self, meta: Mapping[str, Any], where: str, file: str, scope: tuple = ()) -> None:
+        task, doc = meta.get("task"), meta.get("doc_id")
+        if task is None or doc is None:
+            return
+        model, source = meta.get("model"), meta.get("source")
+        if source is not None:
+            first_source, first_file = self._runs.setdefault((*scope, model, task), (str(source), file))
+            if first_source != str(source):
+                place = first_source if first_source == first_file else f"{first_source} (in {first_file})"
+                raise SpecError(where, None, f"two runs of task {task} (model {model}): {place} and {source}; "
+                                             "give one run per task and model")
+        key = (*scope, model, task, doc, meta.get("sample_index"))
+        if key in self._samples:
+            raise SpecError(where, None, f"sample {meta.get('sample_index')} of doc {doc} of task {task} is also in "
+                                         f"{self._samples[key]}")
+        self._samples[key] = where
+
+
 def read_items(paths: Sequence[str | Path], model: str | None = None) -> list[JudgeItem]:
     """Items from every file in order; ``model`` overrides the model name of lm-eval samples."""
     items: list[JudgeItem] = []
-    for path in map(Path, paths):
+    unique = UniqueSamples()
+    for path in distinct_paths(paths):
         seen_docs: set[Any] = set()
         match = _SAMPLES_NAME.search(path.name)
         for number, row in read_jsonl(path):
             where = f"{path}:{number}"
             if "doc" in row and "resps" in row:
                 if row.get("doc_id") in seen_docs:
-                    continue
+                    continue  # lm-eval's row for another filter of the same document
                 seen_docs.add(row.get("doc_id"))
-                items += _sample_items(row, where, match["task"] if match else None,
-                                       model or _lm_eval_model(path), str(path))
+                new = _sample_items(row, where, match["task"] if match else None,
+                                    model or _lm_eval_model(path), str(path))
             else:
-                items.append(_plain_item(row, where))
+                new = [_plain_item(row, where)]
+            for item in new:
+                unique.add(item.meta, where, str(path))
+            items += new
     return items
 
 
@@ -123,3 +178,23 @@ def _plain_item(row: dict[str, Any], where: str) -> JudgeItem:
                                           "lm-eval samples need doc and resps)")
     meta = {key: value for key, value in row.items() if key not in ("question", "answer")}
     return JudgeItem(row["question"], row["answer"], meta)
+
+
+def read_judged(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Judged rows (``emc-bench judge`` output) from every file in order. Each file must hold
+    some; a row without ``status`` is not judged; one sample twice, or two runs of one task,
+    under one judge is a :class:`SpecError` (the same answers under two judges are not)."""
+    rows: list[dict[str, Any]] = []
+    unique = UniqueSamples()
+    for path in distinct_paths(paths):
+        count = 0
+        for number, row in read_jsonl(path):
+            where = f"{path}:{number}"
+            if "status" not in row:
+                raise SpecError(where, "status", "not a judged row (run emc-bench judge first)")
+            unique.add(row, where, str(path), scope=Provenance.from_row(row).pool_key())
+            rows.append(row)
+            count += 1
+        if not count:
+            raise SpecError(path, None, "no judged rows")
+    return rows

@@ -38,6 +38,15 @@ def prompt_version(template_set: str = TEMPLATE_SET) -> str:
     return f"{template_set}-{digest.hexdigest()[:8]}"
 
 
+@functools.lru_cache(maxsize=None)
+def templates_sha256(template_set: str = TEMPLATE_SET) -> dict[str, str]:
+    """Per metric, the sha256 of the prompt text its template renders, with the placeholders
+    ``{question}``, ``{answer}`` and ``{fence}`` standing for the fields: what the judge is shown
+    around every answer, whatever jinja syntax produced it."""
+    return {metric: hashlib.sha256(_environment(template_set).get_template(f"{metric}.jinja").render(
+        question="{question}", answer="{answer}", fence="{fence}").encode()).hexdigest() for metric in METRICS}
+
+
 def fence_code(question: str, answer: str) -> str:
     """A code for the marker lines that the fenced texts themselves do not contain."""
     return hashlib.sha256(f"{question}\0{answer}".encode()).hexdigest()[:16]

@@ -1,53 +1,62 @@
 """Judging many items: de-duplicate calls, serve what the cache holds, make the rest.
 
 ``judge_items`` is the one entry point, used in-process (the lm-eval filter) and by the
-``emc-bench judge`` command alike. It never raises for a single call: a call that fails after
-its retries leaves its item ``failed`` with the reason, and every input item gets exactly one
-result, in input order.
+``emc-bench judge`` command alike. A single call that fails after its retries leaves its item
+``failed`` with the reason, and every input item gets exactly one result, in input order. What
+would fail every call stops the run with a :class:`~emc_bench.errors.SpecError` naming the
+endpoint (the verdicts received so far stay cached): the backend's own checks (a refused
+connection, a refusal of the key or model) and a run of :data:`CONSECUTIVE_FAILURES` failed
+calls in a row. Ctrl-C raises :class:`JudgeInterrupted`, which says how much is cached.
+
+One run, one estimator: every verdict in the results has the run's scoring method. Cached
+verdicts of another method are judged again; when the method is settled on the first replies
+(an API that may not return logprobs), what the endpoint returned is recorded in the cache.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
+import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
+from ..version import __version__
+from ..errors import SpecError
 from .batch_api import batch_request
-from .cache import CacheWriter, VerdictCache, cache_key
-from .cost import Price, estimate_tokens, load_prices
-from .openai_backend import api_key
-from .prompts import METRICS, prompt_version, render_messages
-from .records import JudgeItem, JudgeResult
-from .scoring import Verdict
+from .cache import CacheWriter, Stamp, VerdictCache, cache_key
+from .cost import Price, estimate_tokens
+from .prompts import METRICS, prompt_version, templates_sha256
+from .records import Call, JudgeItem, JudgeResult
+from .scoring import LOGPROBS, TEXT, Verdict
 from .settings import JudgeSettings
 
+log = logging.getLogger("emc_bench.judge")
+
+# Failed calls in a row (no verdict in between) after which the run stops: at the default
+# retries that is well under a minute of an endpoint that has stopped serving.
+CONSECUTIVE_FAILURES = 10
 _POSTFIX_EVERY_S = 0.5
 
 
-@dataclass(frozen=True)
-class Call:
-    """One judge call: a metric on one (question, answer)."""
-
-    key: str
-    metric: str
-    question: str
-    answer: str
-
-    def messages(self) -> list[dict[str, str]]:
-        return render_messages(self.metric, self.question, self.answer)
+class JudgeInterrupted(KeyboardInterrupt):
+    """Ctrl-C during judging; ``str()`` is the line to print."""
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The calls a set of items needs, split into those cached and those still to make."""
+    """The calls a set of items needs, split into those cached and those still to make.
+
+    ``scoring`` is the scoring method the run will use when it is known before any call (asked
+    for, fixed by the backend, or recorded for the endpoint); cached verdicts of another method
+    count as still to make.
+    """
 
     items: int
     calls: int
     cached: dict[str, Verdict]
     to_make: list[Call]
     estimated_cost: float | None
+    scoring: str | None = None
 
     def summary(self) -> str:
         cost = "unknown (model not in the price table)" if self.estimated_cost is None else _usd(self.estimated_cost)
@@ -56,17 +65,12 @@ class Plan:
 
     def requests(self, model: str) -> list[dict]:
         """The calls to make, as OpenAI Batch API input lines keyed by their cache key."""
-        return [batch_request(call.key, model, call.messages()) for call in self.to_make]
+        return [batch_request(call.key, model, call.messages(), logprobs=self.scoring != TEXT)
+                for call in self.to_make]
 
 
 def _usd(amount: float) -> str:
     return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
-
-
-def _price(settings: JudgeSettings) -> Price | None:
-    if settings.backend == "hf":
-        return Price(0.0, 0.0)
-    return load_prices(settings.prices_path).get(settings.model)
 
 
 def _calls(items: Sequence[JudgeItem], settings: JudgeSettings) -> dict[str, Call]:
@@ -79,15 +83,31 @@ def _calls(items: Sequence[JudgeItem], settings: JudgeSettings) -> dict[str, Cal
     return calls
 
 
+def stamp(settings: JudgeSettings) -> Stamp:
+    """The provenance written with every verdict of ``settings``."""
+    return Stamp(settings.judge, prompt_version(), settings.endpoint_host, templates_sha256(), __version__)
+
+
+def known_scoring(settings: JudgeSettings, cache: VerdictCache, cached: dict[str, Verdict]) -> str | None:
+    """The run's scoring method before any call: the one asked for or fixed by the backend, the
+    one recorded for this endpoint, or logprobs when cached verdicts of this judge show that its
+    endpoint returns them; None when the first replies must decide."""
+    return (settings.fixed_scoring or cache.endpoint_scoring(settings.judge, settings.endpoint_host)
+            or (LOGPROBS if any(v.scoring == LOGPROBS for v in cached.values()) else None))
+
+
 def plan(items: Sequence[JudgeItem], settings: JudgeSettings, cache: VerdictCache) -> Plan:
     """What judging ``items`` would take; makes no call (``--dry-run``)."""
     calls = _calls(items, settings)
-    cached = cache.get_many(calls)
+    found = cache.get_many(calls)
+    scoring = known_scoring(settings, cache, found)
+    cached = {key: v for key, v in found.items() if scoring is None or v.scoring == scoring}
     to_make = [call for key, call in calls.items() if key not in cached]
-    price = _price(settings)
+    price = settings.backend_class.price(settings)
     cost = None if price is None else sum(
         price.cost(estimate_tokens(call.messages()[0]["content"]), 1) for call in to_make)
-    return Plan(items=len(items), calls=len(calls), cached=cached, to_make=to_make, estimated_cost=cost)
+    return Plan(items=len(items), calls=len(calls), cached=cached, to_make=to_make, estimated_cost=cost,
+                scoring=scoring)
 
 
 class _Progress:
@@ -121,118 +141,110 @@ class _Progress:
         self.bar.close()
 
 
-# record(call, verdict or None, error or None, (input_tokens, output_tokens) or None)
-Record = Callable[[Call, Verdict | None, str | None, tuple[int, int] | None], None]
+class _Tripped(Exception):
+    """Too many failed calls in a row."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
-async def _run_openai(calls: list[Call], settings: JudgeSettings, record: Record) -> None:
-    from .openai_backend import CallFailed, EndpointRefused, OpenAIJudge
+class _Breaker:
+    """Counts failed calls since the last verdict and trips at :data:`CONSECUTIVE_FAILURES`."""
 
-    pending = iter(calls)
+    def __init__(self) -> None:
+        self.in_a_row = 0
 
-    async def worker(judge: OpenAIJudge) -> None:
-        for call in pending:
-            try:
-                verdict, usage = await judge.verdict(call.messages())
-            except CallFailed as err:
-                record(call, None, err.reason, None)
-            except EndpointRefused:
-                raise  # stops the run; the verdicts already received stay cached
-            except Exception as err:  # an unexpected error still marks the call, never loses it
-                record(call, None, f"{type(err).__name__}: {err}", None)
-            else:
-                record(call, verdict, None, (usage.input_tokens, usage.output_tokens) if usage else None)
+    def success(self) -> None:
+        self.in_a_row = 0
 
-    async with OpenAIJudge(settings) as judge:
-        await asyncio.gather(*(worker(judge) for _ in range(min(settings.concurrency, len(calls)))))
-
-
-def _run_hf(calls: list[Call], settings: JudgeSettings, record: Record) -> None:
-    from .hf_backend import HFJudge
-
-    judge = HFJudge(settings)
-    by_metric: dict[str, list[Call]] = {}
-    for call in calls:
-        by_metric.setdefault(call.metric, []).append(call)
-    for group in by_metric.values():
-        group.sort(key=lambda call: len(call.question) + len(call.answer))  # similar lengths pad less
-        for start in range(0, len(group), settings.concurrency):
-            _judge_hf_batch(judge, group[start:start + settings.concurrency], record)
-
-
-def _judge_hf_batch(judge, batch: list[Call], record: Record) -> None:
-    """Score ``batch`` in one forward pass. A batch that fails (running out of memory included)
-    is split in halves until the failing calls stand alone and are recorded as failed."""
-    try:
-        verdicts = judge.verdicts(batch[0].metric, [call.messages() for call in batch])
-    except Exception as err:
-        if len(batch) == 1:
-            record(batch[0], None, f"{type(err).__name__}: {err}", None)
-            return
-        half = len(batch) // 2
-        _judge_hf_batch(judge, batch[:half], record)
-        _judge_hf_batch(judge, batch[half:], record)
-        return
-    for call, verdict in zip(batch, verdicts):
-        record(call, verdict, None, None)
-
-
-def _run_async(coroutine) -> None:
-    """Run ``coroutine`` to the end, also when the caller is already inside an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(coroutine)
-        return
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, coroutine).result()
+    def failure(self, reason: str) -> None:
+        self.in_a_row += 1
+        if self.in_a_row >= CONSECUTIVE_FAILURES:
+            raise _Tripped(reason)
 
 
 def judge_items(items: Sequence[JudgeItem], settings: JudgeSettings, *,
                 progress: bool = True) -> list[JudgeResult]:
     """Judge every item for ``aligned`` and ``coherent``; one result per item, in order."""
     version = prompt_version()
+    calls = _calls(items, settings)
+    verdicts: dict[str, Verdict] = {}
+    failures: dict[str, str] = {}
     with VerdictCache(settings.cache_path) as cache:
-        work = plan(items, settings, cache)
-        if work.to_make and settings.backend == "openai":
-            api_key(settings)  # a missing key stops here, before any progress is shown
-        verdicts: dict[str, Verdict] = dict(work.cached)
-        failures: dict[str, str] = {}
-        bar = _Progress(len(work.to_make), len(work.cached), _price(settings), progress)
-        with CacheWriter(cache, settings.judge, version) as writer:
+        found = cache.get_many(calls)
+        scoring = known_scoring(settings, cache, found)
+        verdicts.update((k, v) for k, v in found.items() if scoring is None or v.scoring == scoring)
+        to_make = [call for key, call in calls.items() if key not in verdicts]
+        if scoring is None and not to_make:
+            to_make = list(calls.values())  # only the endpoint itself can say what it returns
+        backend = settings.backend_class(settings) if to_make else None
+        if backend is not None and scoring is not None:
+            backend.scoring = scoring
+        bar = _Progress(len(to_make), len(calls) - len(to_make), settings.backend_class.price(settings), progress)
+        breaker = _Breaker()
+        try:
+            with CacheWriter(cache, stamp(settings)) as writer:
 
-            def record(call: Call, verdict: Verdict | None, error: str | None,
-                       usage: tuple[int, int] | None) -> None:
-                if verdict is None:
-                    failures[call.key] = error or "unknown error"
-                else:
-                    writer.put(call.key, call.metric, verdict)
-                    verdicts[call.key] = verdict
-                bar.done(call, *(usage or (None, None)), failed=verdict is None)
+                def record(call: Call, verdict: Verdict | None, error: str | None,
+                           usage: tuple[int, int] | None) -> None:
+                    bar.done(call, *(usage or (None, None)), failed=verdict is None)
+                    if verdict is None:
+                        failures[call.key] = error or "unknown error"
+                        breaker.failure(failures[call.key])
+                    else:
+                        failures.pop(call.key, None)
+                        writer.put(call.key, call.metric, verdict)
+                        verdicts[call.key] = verdict
+                        breaker.success()
 
-            try:
-                if work.to_make and settings.backend == "openai":
-                    _run_async(_run_openai(work.to_make, settings, record))
-                elif work.to_make:
-                    _run_hf(work.to_make, settings, record)
-            finally:
-                bar.close()
-    return [_result(item, settings, version, verdicts, failures) for item in items]
+                if backend is not None:
+                    backend.judge(to_make, record)
+                    if scoring is None and backend.scoring is not None:
+                        scoring = backend.scoring
+                        cache.record_endpoint(settings.judge, settings.endpoint_host, scoring)
+                        if scoring == TEXT:
+                            log.warning("judge %s at %s returned no logprobs on its first replies: this run is "
+                                        "scored from the reply text (scoring text, recorded in the cache)",
+                                        settings.judge, settings.endpoint_host)
+                        again = [calls[k] for k, v in verdicts.items() if v.scoring != scoring]
+                        for call in again:
+                            del verdicts[call.key]
+                        if again:
+                            backend.judge(again, record)
+        except KeyboardInterrupt:
+            raise JudgeInterrupted(f"interrupted: {len(verdicts)} verdicts cached, rerun to resume") from None
+        except _Tripped as err:
+            raise SpecError(settings.endpoint, None, f"{CONSECUTIVE_FAILURES} judge calls failed in a row "
+                            f"(last: {err.reason}); stopped; {len(verdicts)} verdicts cached, rerun to resume") from None
+        except SpecError as err:
+            if backend is None:
+                raise
+            raise SpecError(err.path, err.field, f"{err.message}; stopped; {len(verdicts)} verdicts cached") from None
+        finally:
+            bar.close()
+    if scoring is None:
+        methods = {v.scoring for v in verdicts.values()}
+        scoring = methods.pop() if len(methods) == 1 else None
+    provenance = settings.provenance(scoring)
+    return [_result(item, settings, version, verdicts, failures, provenance) for item in items]
 
 
 def _result(item: JudgeItem, settings: JudgeSettings, version: str, verdicts: dict[str, Verdict],
-            failures: dict[str, str]) -> JudgeResult:
+            failures: dict[str, str], provenance) -> JudgeResult:
     found: dict[str, Verdict] = {}
-    errors = []
+    errors, failed = [], []
     for metric in METRICS:
         key = cache_key(settings.judge, version, metric, item.question, item.answer)
         if key in verdicts:
             found[metric] = verdicts[key]
         else:
+            failed.append(metric)
             errors.append(f"{metric}: {failures.get(key, 'not judged')}")
     aligned, coherent = found.get("aligned"), found.get("coherent")
     return JudgeResult(item=item, aligned=aligned.score if aligned else None,
                        coherent=coherent.score if coherent else None,
                        aligned_label=aligned.label if aligned else None,
                        status="failed" if errors else "ok", error="; ".join(errors) or None,
-                       judge=settings.judge, prompt_version=version)
+                       judge=settings.judge, prompt_version=version, provenance=provenance,
+                       failed_metrics=tuple(failed))

@@ -1,0 +1,63 @@
+"""Writing outputs: atomically (a temporary file, then ``os.replace``), with mode 0644, and
+checked for writability before any expensive step."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import SpecError
+
+MODE = 0o644
+
+
+def check_writable(out: str | Path, flag: str = "--out", folder: bool = False) -> None:
+    """Raise ``SpecError(flag)`` unless ``out`` (a file, or with ``folder`` a folder) can be
+    written: it is not the wrong kind of thing, and its nearest existing parent folder takes a
+    probe file. Nothing is left behind."""
+    out = Path(out)
+    if out.exists() and out.is_dir() != folder:
+        raise SpecError(flag, None, f"{out} is {'a file' if folder else 'a folder'}, not {'a folder' if folder else 'a file'}")
+    parent = out if folder and out.exists() else out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SpecError(flag, None, f"{out}: cannot write there ({parent} is not a folder)")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".emc-bench-probe-", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise SpecError(flag, None, f"{out}: cannot write there ({err.strerror or err})") from None
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so ``path`` is never partial."""
+    write_lines(path, [text])
+
+
+def write_lines(path: str | Path, chunks: Iterable[str]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.chmod(tmp, MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(rows: Iterable[dict], out: str | Path) -> None:
+    """One JSON object per line, written atomically."""
+    write_lines(out, (json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def write_json(data, out: str | Path) -> None:
+    write_text(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
