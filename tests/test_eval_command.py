@@ -114,12 +114,14 @@ def nothing_written(tmp_path: Path) -> bool:
     (["--suite", "huge"], "--suite: unknown suite 'huge'"),
     (["--model", "tgi:x"], "--model: 'tgi:x': expected hf:PATH_OR_ID or vllm:PATH_OR_ID"),
     (["--peft", "/no/such/adapter"], "--peft: '/no/such/adapter' is not a folder"),
-    (["--judge", "hf:/no/such/judge"], "--judge: hf judge '/no/such/judge': no such folder"),
+    (["--judge", "hf:/no/such/judge"], "--judge: hf:/no/such/judge: no such model folder"),
     (["--judge", "openai:gpt-4o-2024-08-06"], "environment: OPENAI_API_KEY: is not set"),
     (["--data", "/no/such/release"], "manifest.json missing"),
     (["--builders", "/no/such/builders"], "--builders: /no/such/builders: no such folder"),
     (["--max-cost", "0", "--judge", "openai:gpt-4o-2024-08-06", "--base-url", "http://127.0.0.1:9/v1"],
      "--max-cost: the judge's estimated cost"),
+    (["--judge", "openai:gpt-4o-2024-08-06", "--base-url", "http://127.0.0.1:9/v1"],
+     "http://127.0.0.1:9/v1/models: connection refused"),
 ])
 def test_bad_input_stops_before_any_model_loads_with_one_line(mini_args, tmp_path, monkeypatch, capsys, extra, message):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)

@@ -100,17 +100,6 @@ def probe_writable(folder: Path) -> None:
         raise SpecError("--out", None, f"{folder}: cannot write there ({err.strerror or err})") from None
 
 
-def check_judge(settings) -> None:
-    """The judge can be used: a key for OpenAI's endpoint, an existing folder for a local hf judge."""
-    from ..errors import SpecError
-    from ..judge.openai_backend import api_key
-
-    if settings.backend == "openai":
-        api_key(settings)
-    elif settings.backend == "hf" and settings.model.startswith((".", "/", "~")) and not Path(settings.model).exists():
-        raise SpecError("--judge", None, f"hf judge {settings.model!r}: no such folder")
-
-
 def data_folder(args: argparse.Namespace, library, suite: str) -> Path:
     """The release folder the tasks read: ``--data`` (verified), else a cached local build."""
     from .. import names
@@ -144,7 +133,7 @@ def print_plan(estimate: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import eval_run, names, protocol
     from ..errors import SpecError
-    from ..judge import JudgeSettings, judge_items
+    from ..judge import JudgeSettings, judge_items, preflight
     from ..judge.inputs import read_items
     from ..manifest import sha256_file
     from ..metrics import DEFAULT_DEFINITION, get_definition
@@ -164,14 +153,15 @@ def run(args: argparse.Namespace) -> int:
     adapter = eval_run.adapter_record(args.peft)
     definition = get_definition(args.definition or DEFAULT_DEFINITION)
     settings = JudgeSettings.from_spec(args.judge, base_url=args.base_url, concurrency=args.concurrency)
-    check_judge(settings)
-    probe_writable(args.out)
     estimate = protocol.estimate(loaded, args.suite, triggers=args.trigger, judge_model=settings.model)
-    print_plan(estimate)
     if args.max_cost is not None and (estimate["cost"]["list_usd"] is None or estimate["cost"]["list_usd"] > args.max_cost):
         shown = "unknown" if estimate["cost"]["list_usd"] is None else f"${estimate['cost']['list_usd']:,.2f}"
         raise SpecError("--max-cost", None, f"the judge's estimated cost {shown} is above ${args.max_cost:,.2f}; "
                         "nothing was run")
+    description = preflight(settings)  # key, endpoint, model folder: seconds, not hours later
+    probe_writable(args.out)
+    print_plan(estimate)
+    print(f"judge: {description}", flush=True)
     data = data_folder(args, library, args.suite)
     generation = loaded.spec.generation
     suite = loaded.spec.suites[args.suite]
