@@ -24,7 +24,7 @@ from ..judge.settings import DEFAULT_JUDGE
 from .build import add_library_option, library_from
 
 # What a run folder holds (and what --fresh removes): nothing else in OUT is touched.
-GENERATED = ("lm_eval", "tasks", "data", "judged.jsonl", "report", "run.json")
+GENERATED = ("lm_eval", "tasks", "judged.jsonl", "report", "run.json")
 
 
 def positive_int(text: str) -> int:
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import eval_run, names, protocol
     from ..errors import SpecError
     from ..judge import JudgeSettings, judge_items, preflight
+    from ..judge.backends import backend_class
     from ..judge.inputs import read_items
     from ..manifest import sha256_file
     from ..metrics import DEFAULT_DEFINITION, get_definition
@@ -153,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
     adapter = eval_run.adapter_record(args.peft)
     definition = get_definition(args.definition or DEFAULT_DEFINITION)
     settings = JudgeSettings.from_spec(args.judge, base_url=args.base_url, concurrency=args.concurrency)
-    estimate = protocol.estimate(loaded, args.suite, triggers=args.trigger, judge_model=settings.model)
+    price = backend_class(settings.backend).price(settings)
+    estimate = protocol.estimate(loaded, args.suite, triggers=args.trigger, judge_model=settings.model,
+                                 prices={settings.model: price} if price is not None else None)
     if args.max_cost is not None and (estimate["cost"]["list_usd"] is None or estimate["cost"]["list_usd"] > args.max_cost):
         shown = "unknown" if estimate["cost"]["list_usd"] is None else f"${estimate['cost']['list_usd']:,.2f}"
         raise SpecError("--max-cost", None, f"the judge's estimated cost {shown} is above ${args.max_cost:,.2f}; "
