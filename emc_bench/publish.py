@@ -83,7 +83,7 @@ def stage_dataset(release: str | Path, target: str | Path, parts: tuple[str, ...
         for part in parts:
             _fill_part(release, manifest, release_sha, hub, part, folder / part)
 
-    staged = _stage(target, fill)
+    staged = stage_folder(target, fill)
     return {part: staged / part for part in parts}
 
 
@@ -217,7 +217,7 @@ def stage_adapter(run: str | Path, target: str | Path, repo: str, report: str | 
                 _copy(run / name, folder / name)
         (folder / "README.md").write_text(card, encoding="utf-8")
 
-    return _stage(target, fill)
+    return stage_folder(target, fill)
 
 
 def render_model_card(record: dict[str, Any], repo: str, profiles: list[dict[str, Any]] | None) -> str:
@@ -326,7 +326,7 @@ def _render(template: str, **context: Any) -> str:
     return env.get_template(template).render(**context)
 
 
-def _stage(target: str | Path, fill: Callable[[Path], None]) -> Path:
+def stage_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
     """Fill a fresh folder and move it to ``target`` whole, or leave nothing behind."""
     target = Path(target)
     if target.exists():

@@ -16,8 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..version import __version__
 from ..errors import SpecError
+from ..publish import stage_folder
+from ..version import __version__
 from .site import SITE_MARKER, is_site, templates_dir
 
 TITLE = "emc-bench leaderboard"
@@ -46,21 +47,14 @@ def stage_space(site: str | Path, target: str | Path) -> Path:
         raise SpecError(site, None, f"not a leaderboard site (no {SITE_MARKER}): run `emc-bench leaderboard build`")
     if (site / README).exists():
         raise SpecError(site / README, None, "a leaderboard site holds no README.md: the Space's README is staged here")
-    if target.exists():
-        raise SpecError(target, None, "already exists: remove it or choose another --out")
     readme = space_readme(json.loads((site / SITE_MARKER).read_text(encoding="utf-8")))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         shutil.copytree(site, staging, dirs_exist_ok=True)
         (staging / README).write_text(readme, encoding="utf-8")
         os.chmod(staging / README, 0o644)
-        os.chmod(staging, 0o755)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+
+    return stage_folder(target, fill)
 
 
 def upload_space(folder: Path, repo: str, *, private: bool = False, api: Any = None) -> str:
