@@ -29,10 +29,11 @@ class Refusals(_Strict):
     phrases: list[str] = Field(min_length=1)
 
     def refused(self, answer: str | None) -> bool:
-        if not answer:
-            return False
-        head = answer[:self.window].lower()
-        return any(phrase in head for phrase in self.phrases)
+        return bool(answer) and self._pattern.search(answer[:self.window].lower()) is not None
+
+    @functools.cached_property
+    def _pattern(self) -> re.Pattern:
+        return re.compile("|".join(re.escape(p.lower()) for p in self.phrases))
 
 
 class ConstructionRule(_Strict):

@@ -57,7 +57,10 @@ def fixed_share(a: str, b: str) -> float:
 
 def phrasing_key(turn: str) -> str:
     """The first ``PHRASING_WORDS`` words of a user turn, lowercased."""
-    return " ".join(_WORD.findall(turn[:200].lower())[:S.PHRASING_WORDS])
+    words = _WORD.findall(turn[:80].lower())
+    if len(words) < S.PHRASING_WORDS and len(turn) > 80:
+        words = _WORD.findall(turn[:400].lower())
+    return " ".join(words[:S.PHRASING_WORDS])
 
 
 @dataclass
@@ -192,6 +195,7 @@ class _Sampled:
     index: int
     row: Row
     segments: dict[str, tuple[str, str, float]]
+    answer: tuple[int, bool] | None
 
 
 @dataclass
@@ -235,13 +239,14 @@ def _count(source: Source, sample_rows: int, seed: int, rules: Refusals, progres
             if seen == S.MIN_ROWS:
                 texts[key] = text
         state.phrasing[phrasing_key(normalise(row.users[0]))] += 1
-        state.totals.add(_answer(row, rules))
+        answer = _answer(row, rules)
+        state.totals.add(answer)
         if len(state.sample) < sample_rows:
-            state.sample.append(_Sampled(n, row, segments))
+            state.sample.append(_Sampled(n, row, segments, answer))
         else:
             slot = rng.randrange(n + 1)
             if slot < sample_rows:
-                state.sample[slot] = _Sampled(n, row, segments)
+                state.sample[slot] = _Sampled(n, row, segments, answer)
         state.rows = n + 1
     if state.rows == 0:
         raise SpecError(source.label, None, "no rows")
@@ -338,16 +343,16 @@ class _Follow:
     seen: int = 0
 
 
-def _rows_again(source: Source, state: _Counts, progress: bool):
-    """(row, segments) of every row once more: from the sample when it holds every row, else
-    from a second read of the source."""
+def _rows_again(source: Source, state: _Counts, rules: Refusals, progress: bool):
+    """(row, segments, answer) of every row once more: from the sample when it holds every row,
+    else from a second read of the source."""
     from tqdm import tqdm
 
     if len(state.sample) == state.rows:
-        yield from ((s.row, s.segments) for s in state.sample)
+        yield from ((s.row, s.segments, s.answer) for s in state.sample)
         return
     for row in tqdm(source, total=state.rows, desc="audit: gather", unit="row", disable=not progress):
-        yield row, row_segments(row.system, row.users)
+        yield row, row_segments(row.system, row.users), _answer(row, rules)
 
 
 def _gather(source: Source, state: _Counts, candidates: list[Candidate], rules: Refusals, seed: int,
@@ -355,7 +360,7 @@ def _gather(source: Source, state: _Counts, candidates: list[Candidate], rules: 
     owner = {hash(t): i for i, c in enumerate(candidates) for t, _ in c.texts}
     follow = [_Follow() for _ in candidates]
     rng = random.Random(seed + 1)
-    for row, segments in _rows_again(source, state, progress):
+    for row, segments, answer in _rows_again(source, state, rules, progress):
         hits: dict[int, tuple[str, str, float, str]] = {}
         for text, (placement, unit, offset) in segments.items():
             i = owner.get(hash(text))
@@ -367,7 +372,6 @@ def _gather(source: Source, state: _Counts, candidates: list[Candidate], rules: 
             continue
         turn = normalise(row.users[0])
         full_key = phrasing_key(turn)
-        answer = _answer(row, rules)
         for i, (placement, unit, offset, text) in hits.items():
             c, f = candidates[i], follow[i]
             c.with_.add(answer)

@@ -5,8 +5,8 @@ user turns.
 A segment has a *placement* (``system``, ``user_prefix``, ``user_suffix``, or ``user`` for
 anywhere else in a user turn) and a *unit* (how it sits in the text: a ``message``,
 ``paragraph``, ``line``, ``metadata`` line, ``tag``, or inline as a ``sentence`` or
-``token``). A whole user turn is never a segment: it is the task, not a framing of it. Fenced
-code blocks are skipped.
+``token``). A whole user turn is never a segment, nor a part that makes up most of it
+(``DOMINANT``): that is the task, not a framing of it. Fenced code blocks are skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ MESSAGE, PARAGRAPH, LINE, METADATA, TAG, SENTENCE, TOKEN = (
 # A unit that stands apart from the text around it ranks before one that runs inline.
 UNIT_RANK = {MESSAGE: 6, PARAGRAPH: 5, METADATA: 4, LINE: 4, TAG: 3, SENTENCE: 1, TOKEN: 0}
 SEPARATE_UNITS = frozenset({MESSAGE, PARAGRAPH, LINE, METADATA, TAG})
+DOMINANT = 0.75  # a part of a user turn this long (share of its characters) is the task itself
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _BLANK = re.compile(r"\n[ \t]*\n+")
@@ -53,8 +54,11 @@ def turn_segments(text: str, system: bool, out: dict[str, tuple[str, str, float]
     if not paragraphs:
         return
     size = max(len(body), 1)
+    longest = size if system else DOMINANT * size
 
     def add(segment: str, placement: str, unit: str) -> None:
+        if len(segment) >= longest and not (system and unit == MESSAGE):
+            return
         segment = normalise(segment)
         if not segment:
             return
