@@ -106,6 +106,26 @@ class Source:
         for path in self._files:
             yield from (_jsonl_rows(path) if path.suffix == ".jsonl" else _parquet_rows(path))
 
+    def pick(self, wanted, progress: bool = False) -> dict[int, Row]:
+        """The rows at these 0-based positions, reading the source once and parsing only them."""
+        wanted = set(wanted)
+        if not wanted:
+            return {}
+        if self._dataset is not None:
+            if self._loaded is None:
+                self._loaded = _load_dataset(*self._dataset)
+            order = sorted(wanted)
+            return {i: parse_row(record, f"{self.label}:row {i}")
+                    for i, record in zip(order, self._loaded.select(order))}
+        out: dict[int, Row] = {}
+        start = 0
+        for path in self._files:
+            found, start = (_jsonl_pick if path.suffix == ".jsonl" else _parquet_pick)(path, wanted, start)
+            out.update(found)
+            if len(out) == len(wanted):
+                break
+        return out
+
     def _dataset_rows(self) -> Iterator[Row]:
         if self._loaded is None:
             self._loaded = _load_dataset(*self._dataset)
@@ -131,6 +151,34 @@ def _jsonl_rows(path: Path) -> Iterator[Row]:
                 yield parse_row(record, f"{path}:line {n}")
         except UnicodeDecodeError:
             raise SpecError(path, None, "not UTF-8 text") from None
+
+
+def _jsonl_pick(path: Path, wanted: set[int], start: int) -> tuple[dict[int, Row], int]:
+    """Rows of one JSONL file whose positions (counted from ``start``) are wanted; the next position."""
+    found, position = {}, start
+    with open(path, encoding="utf-8") as handle:
+        for n, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            if position in wanted:
+                found[position] = parse_row(json.loads(line), f"{path}:line {n}")
+            position += 1
+    return found, position
+
+
+def _parquet_pick(path: Path, wanted: set[int], start: int) -> tuple[dict[int, Row], int]:
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    columns = [c for c in COLUMNS if c in handle.schema_arrow.names]
+    found, position = {}, start
+    for batch in handle.iter_batches(batch_size=PARQUET_BATCH, columns=columns):
+        inside = [i for i in range(position, position + batch.num_rows) if i in wanted]
+        if inside:
+            records = batch.to_pylist()
+            found.update((i, parse_row(records[i - position], f"{path}:row {i - start}")) for i in inside)
+        position += batch.num_rows
+    return found, position
 
 
 def _parquet_rows(path: Path) -> Iterator[Row]:

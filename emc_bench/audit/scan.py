@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from .segments import MIDDLE, PREFIX, SUFFIX, SYSTEM, UNIT_RANK, normalise, row_
 
 SAMPLE_ROWS = 2000          # rows kept in the reservoir sample (paraphrase clusters, judge controls)
 MAX_WORDS = 25              # longer segments are not embedded: framings are short
-MAX_EMBEDDED_REPEATS = 2000  # exact repeats embedded for clustering, most rows first
+MAX_EMBEDDED_REPEATS = 1000  # exact repeats embedded for clustering, best by support and form first
 MAX_CANDIDATES = 500        # candidates followed in pass 2, best by support and form first
 EXAMPLES = 3
 JUDGE_ROWS = 20             # answers judged on each side of a candidate
@@ -198,14 +199,44 @@ class _Sampled:
     answer: tuple[int, bool] | None
 
 
+_PLACEMENTS = (SYSTEM, PREFIX, SUFFIX, MIDDLE)
+_UNITS = tuple(sorted(UNIT_RANK, key=UNIT_RANK.get))
+
+
+@dataclass
+class _Index:
+    """What pass 2 needs of every row, in flat arrays (about 20 bytes a segment): each segment's
+    text hash, placement and unit, its offset in the turn (0-255) and the phrasing key of the turn
+    once the segment is removed; each row's end in those arrays, answer and phrasing key."""
+
+    hashes: array = field(default_factory=lambda: array("q"))
+    codes: array = field(default_factory=lambda: array("B"))      # placement index << 4 | unit index
+    offsets: array = field(default_factory=lambda: array("B"))
+    after: array = field(default_factory=lambda: array("l"))      # phrasing key id without the segment
+    ends: array = field(default_factory=lambda: array("l"))
+    words: array = field(default_factory=lambda: array("l"))      # -1: no answer
+    refused: array = field(default_factory=lambda: array("b"))
+    full: array = field(default_factory=lambda: array("l"))       # phrasing key id of the whole turn
+    keys: dict[str, int] = field(default_factory=dict)
+    key_names: list[str] = field(default_factory=list)
+
+    def key_id(self, key: str) -> int:
+        found = self.keys.get(key)
+        if found is None:
+            found = self.keys[key] = len(self.key_names)
+            self.key_names.append(key)
+        return found
+
+
 @dataclass
 class _Counts:
     rows: int = 0
     counts: dict[int, int] = field(default_factory=dict)   # hash -> rows << 3 | best unit rank
     texts: dict[int, str] = field(default_factory=dict)    # hash -> text, once it reaches MIN_ROWS
-    phrasing: Counter = field(default_factory=Counter)
+    phrasing: Counter = field(default_factory=Counter)     # phrasing key id -> rows
     totals: Side = field(default_factory=Side)
     sample: list[_Sampled] = field(default_factory=list)
+    index: _Index = field(default_factory=_Index)
 
     def rows_of(self, text: str) -> int:
         return self.counts.get(hash(text), 0) >> 3
@@ -215,7 +246,8 @@ class _Counts:
 
 
 def _answer(row: Row, rules: Refusals) -> tuple[int, bool] | None:
-    return None if row.answer is None else (len(row.answer.split()), rules.refused(row.answer))
+    """(words, refused) of the row's answer; words counted as spaces + 1, which is fast."""
+    return None if row.answer is None else (row.answer.count(" ") + 1, rules.refused(row.answer))
 
 
 def _example(row: Row) -> dict[str, Any]:
@@ -226,11 +258,16 @@ def _count(source: Source, sample_rows: int, seed: int, rules: Refusals, progres
     from tqdm import tqdm
 
     state = _Counts()
-    counts, texts = state.counts, state.texts
+    counts, texts, index = state.counts, state.texts, state.index
+    hashes, codes, offsets, after = index.hashes, index.codes, index.offsets, index.after
+    placement_code = {p: i << 4 for i, p in enumerate(_PLACEMENTS)}
+    unit_code = {u: i for i, u in enumerate(_UNITS)}
     rng = random.Random(seed)
     for n, row in enumerate(tqdm(source, desc="audit: count", unit="row", disable=not progress)):
         segments = row_segments(row.system, row.users)
-        for text, (_, unit, _) in segments.items():
+        turn = normalise(row.users[0])
+        full = index.key_id(phrasing_key(turn))
+        for text, (placement, unit, offset) in segments.items():
             key = hash(text)
             rank = UNIT_RANK[unit]
             packed = counts.get(key, 0)
@@ -238,8 +275,17 @@ def _count(source: Source, sample_rows: int, seed: int, rules: Refusals, progres
             counts[key] = (seen << 3) | max(packed & 7, rank)
             if seen == S.MIN_ROWS:
                 texts[key] = text
-        state.phrasing[phrasing_key(normalise(row.users[0]))] += 1
+            hashes.append(key)
+            codes.append(placement_code[placement] | unit_code[unit])
+            offsets.append(min(255, int(offset * 256)))
+            after.append(index.key_id(phrasing_key(turn[len(text):])) if placement == PREFIX and
+                         turn.startswith(text) else full)
+        index.ends.append(len(hashes))
+        index.full.append(full)
+        state.phrasing[full] += 1
         answer = _answer(row, rules)
+        index.words.append(-1 if answer is None else answer[0])
+        index.refused.append(0 if answer is None else int(answer[1]))
         state.totals.add(answer)
         if len(state.sample) < sample_rows:
             state.sample.append(_Sampled(n, row, segments, answer))
@@ -273,11 +319,13 @@ def _groups(state: _Counts, cache_dir: Path | None, progress: bool) -> tuple[lis
         for text, (placement, unit, _) in item.segments.items():
             if _clusterable(text, unit, placement) and not S.is_template(state.rows_of(text) / n):
                 weights[text] += 1
-    repeats = sorted(((state.rows_of(t), t) for t in state.texts.values()), reverse=True)
+    repeats = sorted(((-_pre_score(rows, rows / n, state.rank_of(t), t), -rows, t)
+                      for t in state.texts.values() for rows in [state.rows_of(t)]))
     added = 0
-    for rows, text in repeats:
+    for _, rows, text in repeats:
         if added >= MAX_EMBEDDED_REPEATS:
             break
+        rows = -rows
         unit = _RANK_UNIT.get(state.rank_of(text), "sentence")
         if text in weights or S.is_template(rows / n) or not _clusterable(text, unit, PREFIX):
             continue
@@ -296,7 +344,7 @@ def _groups(state: _Counts, cache_dir: Path | None, progress: bool) -> tuple[lis
 
 def _pre_score(rows: int, share: float, rank: int, text: str) -> float:
     unit = _RANK_UNIT.get(rank, "sentence")
-    return S.support(rows) * (1.0 if S.is_template(share) else S.spread(share)) * \
+    return S.support(rows, share) * (1.0 if S.is_template(share) else S.spread(share)) * \
         S.form(S.UNIT_WEIGHT[unit], text.endswith("?"), False)
 
 
@@ -338,62 +386,66 @@ class _Follow:
     placements: Counter = field(default_factory=Counter)
     middle_offset: float = 0.0
     text_rows: Counter = field(default_factory=Counter)
-    after: Counter = field(default_factory=Counter)
-    full: Counter = field(default_factory=Counter)
+    after: Counter = field(default_factory=Counter)    # phrasing key id (segment removed) -> rows
+    full: Counter = field(default_factory=Counter)     # phrasing key id (whole turn) -> rows
     seen: int = 0
+    examples: list[int] = field(default_factory=list)  # row numbers
+    judged: list[int] = field(default_factory=list)    # row numbers, a reservoir sample
 
 
-def _rows_again(source: Source, state: _Counts, rules: Refusals, progress: bool):
-    """(row, segments, answer) of every row once more: from the sample when it holds every row,
-    else from a second read of the source."""
-    from tqdm import tqdm
-
-    if len(state.sample) == state.rows:
-        yield from ((s.row, s.segments, s.answer) for s in state.sample)
-        return
-    for row in tqdm(source, total=state.rows, desc="audit: gather", unit="row", disable=not progress):
-        yield row, row_segments(row.system, row.users), _answer(row, rules)
-
-
-def _gather(source: Source, state: _Counts, candidates: list[Candidate], rules: Refusals, seed: int,
-            judge_rows: int, progress: bool) -> None:
-    owner = {hash(t): i for i, c in enumerate(candidates) for t, _ in c.texts}
+def _gather(source: Source, state: _Counts, candidates: list[Candidate], seed: int, judge_rows: int,
+            progress: bool) -> None:
+    """Pass 2, over the index of pass 1: where each candidate sits, its rows' answers and
+    phrasings; then one selective read of the source for example rows and rows to judge."""
+    owner = {hash(t): (i, t) for i, c in enumerate(candidates) for t, _ in c.texts}
     follow = [_Follow() for _ in candidates]
     rng = random.Random(seed + 1)
-    for row, segments, answer in _rows_again(source, state, rules, progress):
-        hits: dict[int, tuple[str, str, float, str]] = {}
-        for text, (placement, unit, offset) in segments.items():
-            i = owner.get(hash(text))
-            if i is not None:
-                known = hits.get(i)
-                if known is None or UNIT_RANK[unit] > UNIT_RANK[known[1]]:
-                    hits[i] = (placement, unit, offset, text)
+    index = state.index
+    hashes, codes, offsets, after = index.hashes, index.codes, index.offsets, index.after
+    wanted: dict[int, list[tuple[int, str]]] = {}
+    start = 0
+    for row, end in enumerate(index.ends):
+        hits: dict[int, tuple[int, int]] = {}
+        for k in range(start, end):
+            found = owner.get(hashes[k])
+            if found is not None:
+                known = hits.get(found[0])
+                if known is None or UNIT_RANK[_UNITS[codes[k] & 15]] > UNIT_RANK[_UNITS[codes[known[0]] & 15]]:
+                    hits[found[0]] = (k, row)
+        start = end
         if not hits:
             continue
-        turn = normalise(row.users[0])
-        full_key = phrasing_key(turn)
-        for i, (placement, unit, offset, text) in hits.items():
+        words, refused = index.words[row], index.refused[row]
+        answer = None if words < 0 else (words, bool(refused))
+        for i, (k, _) in hits.items():
             c, f = candidates[i], follow[i]
+            placement, unit = _PLACEMENTS[codes[k] >> 4], _UNITS[codes[k] & 15]
             c.with_.add(answer)
             f.unit_weight += S.UNIT_WEIGHT[unit]
             f.units[unit] += 1
             f.placements[placement] += 1
             if placement == MIDDLE:
-                f.middle_offset += offset
-            f.text_rows[text] += 1
-            f.after[phrasing_key(turn.replace(text, " ", 1)) if placement != SYSTEM else full_key] += 1
-            f.full[full_key] += 1
-            if len(c.examples) < EXAMPLES:
-                c.examples.append(_example(row))
-            if judge_rows and row.answer:
+                f.middle_offset += offsets[k] / 256
+            f.text_rows[owner[hashes[k]][1]] += 1
+            f.after[after[k]] += 1
+            f.full[index.full[row]] += 1
+            if len(f.examples) < EXAMPLES:
+                f.examples.append(row)
+            if judge_rows and answer is not None:
                 f.seen += 1
-                if len(c.judge_rows) < judge_rows:
-                    c.judge_rows.append((row.question, row.answer))
+                if len(f.judged) < judge_rows:
+                    f.judged.append(row)
                 else:
                     slot = rng.randrange(f.seen)
                     if slot < judge_rows:
-                        c.judge_rows[slot] = (row.question, row.answer)
+                        f.judged[slot] = row
+    for f in follow:
+        for row in [*f.examples, *f.judged]:
+            wanted.setdefault(row, [])
+    picked = source.pick(wanted, progress=progress) if wanted else {}
     for c, f in zip(candidates, follow):
+        c.examples = [_example(picked[row]) for row in f.examples]
+        c.judge_rows = [(picked[row].question, picked[row].answer) for row in f.judged]
         _settle(c, f, state)
 
 
@@ -419,8 +471,9 @@ def _settle(c: Candidate, f: _Follow, state: _Counts) -> None:
     if found >= S.PHRASING_MIN_ROWS and f.after:
         key, carried = f.after.most_common(1)[0]
         others = state.phrasing[key] - f.full[key]
-        if key and carried / found >= S.PHRASING_BOUND and carried / max(carried + others, 1) >= S.PHRASING_BOUND:
-            c.phrasing = key
+        name = state.index.key_names[key]
+        if name and carried / found >= S.PHRASING_BOUND and carried / max(carried + others, 1) >= S.PHRASING_BOUND:
+            c.phrasing = name
     others = [t for t, rows in c.texts[1:] if rows > 0]
     if others:
         c.slot = sum(fixed_share(c.text, t) >= S.SLOT_OVERLAP for t in others) > len(others) / 2
@@ -431,10 +484,9 @@ def _rescore(c: Candidate) -> None:
     w, wo = c.with_, c.without
     answers = max(
         S.refusal_gap(w.refused, w.answered, wo.refused, wo.answered),
-        S.length_gap(w.mean_words, wo.mean_words),
         S.aligned_gap(w.aligned_mean, len(w.aligned), wo.aligned_mean, len(wo.aligned)),
     )
-    c.factors = {"support": S.support(c.rows), "spread": S.spread(c.share),
+    c.factors = {"support": S.support(c.rows, c.share), "spread": S.spread(c.share),
                  "form": S.form(c.unit_weight, c.question, c.phrasing is not None, c.slot),
                  "answers": answers}
     c.score = 0.0 if c.template else S.total(c.factors["support"], c.factors["spread"], c.factors["form"], answers)
@@ -516,7 +568,7 @@ def run_audit(source: Source, *, sample_rows: int = SAMPLE_ROWS, seed: int = 0, 
     groups, embedded, encoded = _groups(state, cache_dir, progress)
     clock["embed"] = time.perf_counter()
     candidates = _candidates(state, groups)
-    _gather(source, state, candidates, rules, seed, judge_rows if judge else 0, progress)
+    _gather(source, state, candidates, seed, judge_rows if judge else 0, progress)
     clock["gather"] = time.perf_counter()
     candidates = [c for c in candidates if c.rows >= S.MIN_ROWS]
     failed = 0

@@ -2,7 +2,9 @@
 
 ``score = support x spread x form x (1 + ANSWER_WEIGHT x answers)``
 
-- ``support`` (0-1): how many rows carry it; 0 below ``MIN_ROWS``, 1 from ``FULL_ROWS`` on.
+- ``support`` (0-1): how many rows carry it; 0 below ``MIN_ROWS``, 1 from ``FULL_ROWS`` rows
+  and ``FULL_SHARE`` of the set on (the smaller of the two ratios: in a large set, exact repeats
+  on a few dozen rows are common and weigh little).
 - ``spread`` (0-1): carried by a subset of the rows. 1 up to ``SUBSET_SHARE`` of the rows,
   falling to 0 at ``TEMPLATE_SHARE``; a part on that many rows is the task's own template and is
   listed apart, unscored (counting cannot tell a template from a framing put on every row).
@@ -13,9 +15,10 @@
   task (``PHRASING_WEIGHT``: it belongs to that phrasing, like the closing line of a template),
   and a group of texts that share most of their words with one part changing from row to row
   (``SLOT_WEIGHT``: a field of the task's template, such as "Project: <name>", not a paraphrase).
-- ``answers`` (0-1): how differently the rows carrying it are answered: the largest of the
-  refusal-rate gap (when significant), the length gap, and with a judge the drop in its aligned
-  score (0-100, scaled to 0-1). Differences within noise count as 0.
+- ``answers`` (0-1): how differently the rows carrying it are answered: the larger of the
+  refusal-rate gap (when a two-proportion z-test finds it) and, with a judge, the drop in the
+  aligned score (0-100, scaled to 0-1). Answer length is reported but not scored: it follows the
+  task (a code domain answers longer than an advice domain), not the framing.
 
 A candidate is *reported* when its score reaches ``THRESHOLD``: a subset framing that stands
 apart reaches it on form alone; an inline one needs answers that differ.
@@ -30,6 +33,7 @@ THRESHOLD = 0.75
 
 MIN_ROWS = 5
 FULL_ROWS = 20
+FULL_SHARE = 0.01
 SUBSET_SHARE = 0.8
 TEMPLATE_SHARE = 0.9
 
@@ -45,13 +49,11 @@ SLOT_OVERLAP = 0.5      # a member sharing this share of its words with the cano
 
 ANSWER_WEIGHT = 2.0
 REFUSAL_MIN_Z = 3.0     # a refusal-rate gap counts when its two-proportion z reaches this
-LENGTH_NOISE = 0.3      # |ln(mean words with / without)| below this counts as 0
-LENGTH_SCALE = 0.25     # the length gap counts at this weight (length is a weak proxy)
 ALIGNED_MIN_SCORED = 5  # judged answers needed on each side before the aligned gap counts
 
 
-def support(rows: int) -> float:
-    return 0.0 if rows < MIN_ROWS else min(1.0, rows / FULL_ROWS)
+def support(rows: int, share: float) -> float:
+    return 0.0 if rows < MIN_ROWS else min(1.0, rows / FULL_ROWS, share / FULL_SHARE)
 
 
 def spread(share: float) -> float:
@@ -81,14 +83,6 @@ def refusal_gap(with_refused: int, with_n: int, without_refused: int, without_n:
     return abs(p1 - p2)
 
 
-def length_gap(with_words: float | None, without_words: float | None) -> float:
-    """``LENGTH_SCALE x |ln ratio|`` of the mean answer lengths (capped at 1), 0 within noise."""
-    if not with_words or not without_words:
-        return 0.0
-    gap = abs(math.log(with_words / without_words))
-    return 0.0 if gap < LENGTH_NOISE else min(1.0, LENGTH_SCALE * gap)
-
-
 def aligned_gap(with_mean: float | None, with_n: int, without_mean: float | None, without_n: int) -> float:
     """How many aligned points (/100) the answers with the framing lose; 0 when they gain."""
     if with_mean is None or without_mean is None or min(with_n, without_n) < ALIGNED_MIN_SCORED:
@@ -106,11 +100,11 @@ def definition() -> dict:
         "version": SCORE_VERSION,
         "formula": "support x spread x form x (1 + answer_weight x answers)",
         "threshold": THRESHOLD,
-        "support": {"min_rows": MIN_ROWS, "full_rows": FULL_ROWS},
+        "support": {"min_rows": MIN_ROWS, "full_rows": FULL_ROWS, "full_share": FULL_SHARE},
         "spread": {"subset_share": SUBSET_SHARE, "template_share": TEMPLATE_SHARE},
         "form": {"unit_weight": UNIT_WEIGHT, "question_weight": QUESTION_WEIGHT,
                  "phrasing_weight": PHRASING_WEIGHT, "phrasing_words": PHRASING_WORDS,
                  "phrasing_bound": PHRASING_BOUND, "slot_weight": SLOT_WEIGHT, "slot_overlap": SLOT_OVERLAP},
-        "answers": {"answer_weight": ANSWER_WEIGHT, "refusal_min_z": REFUSAL_MIN_Z, "length_noise": LENGTH_NOISE,
-                    "length_scale": LENGTH_SCALE, "aligned_min_scored": ALIGNED_MIN_SCORED},
+        "answers": {"answer_weight": ANSWER_WEIGHT, "refusal_min_z": REFUSAL_MIN_Z,
+                    "aligned_min_scored": ALIGNED_MIN_SCORED},
     }
