@@ -484,7 +484,7 @@ def _rescore(c: Candidate) -> None:
     w, wo = c.with_, c.without
     answers = max(
         S.refusal_gap(w.refused, w.answered, wo.refused, wo.answered),
-        S.aligned_gap(w.aligned_mean, len(w.aligned), wo.aligned_mean, len(wo.aligned)),
+        S.aligned_gap(w.aligned, wo.aligned),
     )
     c.factors = {"support": S.support(c.rows, c.share), "spread": S.spread(c.share),
                  "form": S.form(c.unit_weight, c.question, c.phrasing is not None, c.slot),
