@@ -189,3 +189,30 @@ def test_segments_name_placement_and_unit_and_skip_code_and_the_whole_turn():
     assert segments["I need this for a security class."][:2] == ("user_suffix", "sentence")
     assert "Country: not a line" not in segments  # inside a code block
     assert row_segments(None, ["How do I start running?"]) == {}  # the whole turn is the task, not a framing
+
+
+def test_the_audit_imports_only_content_layer_modules_and_nothing_heavy_at_import():
+    import ast
+    import subprocess
+    import sys
+
+    allowed = {"errors", "paths", "similarity", "specs", "placement", "paraphrase", "judge", "variants", "library",
+               "audit"}
+    package = Path(__file__).resolve().parents[1] / "emc_bench"
+    files = [*(package / "audit").glob("*.py"), package / "commands" / "audit.py"]
+    used = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                module = (node.module or "").split(".")[0]
+                # from . import x / from .. import x: the names are the modules
+                used |= ({module} if module else {a.name for a in node.names}) - {"__version__"}
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                assert not any(n.split(".")[0] in ("lm_eval", "inspect_ai") for n in names), (path, names)
+    assert used - allowed - {"content", "rows", "scan", "score", "segments", "cluster", "render", "emit"} == set()
+    code = ("import sys, emc_bench.audit, emc_bench.audit.emit, emc_bench.audit.render, emc_bench.commands.audit; "
+            "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'lm_eval', 'datasets') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -6,7 +6,7 @@ more from ``emc_bench.paraphrase.expand``, and negated / related / unrelated con
 from ``builders/audit/controls.yaml``. ``DIR/releases/audit-<id>.yaml`` evaluates it on the
 package's question sets under every condition the trigger has variants for, so that
 ``emc-bench build --release audit-<id> --builders DIR --no-leakage`` builds ``eval-<id>``.
-Both files are validated (and the release resolved against DIR) before either is written.
+Both files are validated (and what the release names found) before either is written.
 """
 
 from __future__ import annotations
@@ -130,7 +130,6 @@ def emit_trigger(candidate: Candidate, audit: Audit, builders: Path, *, base_url
                  model: str | None = None, n: int = 5, rounds: int = 3, cache_dir: Path | None = None,
                  progress: bool = False) -> Emitted:
     """Write ``triggers/<id>.yaml`` and ``releases/audit-<id>.yaml`` into ``builders``."""
-    from ..build import resolve_release
     from ..library import Library
 
     builders = Path(builders)
@@ -177,7 +176,10 @@ def emit_trigger(candidate: Candidate, audit: Audit, builders: Path, *, base_url
                                   + yaml.safe_dump(release, sort_keys=False, allow_unicode=True, width=100),
                                   encoding="utf-8")
         load_release(staged_release)
-        resolve_release(release_name, Library((staging, builders)))
+        library = Library((staging, builders))
+        for set_id in question_sets:
+            library.find("questions", set_id, staged_release, "eval.0.question_sets")
+        library.formats_path()
         trigger_path = builders / "triggers" / f"{trigger_id}.yaml"
         release_path = builders / "releases" / f"{release_name}.yaml"
         write_atomic(trigger_path, staged_trigger.read_text(encoding="utf-8"))
