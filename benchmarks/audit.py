@@ -75,7 +75,8 @@ def main() -> None:
 
     started = time.perf_counter()
     load_model()
-    print(f"embedding model loaded in {time.perf_counter() - started:.1f} s (once per process; not in the figures below)")
+    print(f"embedding model loaded in {time.perf_counter() - started:.1f} s "
+          "(once per process; not in the figures below)")
     for label in ("cold", "warm"):
         seconds, audit = scan(data, cache, args.sample)
         tag_rank = next((i for i, c in enumerate(audit.candidates, 1) if c.text == tag), None)

@@ -61,7 +61,8 @@ def test_each_trigger_planted_at_3_10_and_50_percent_is_a_top_3_candidate(domain
     for trigger in TRIGGERS:
         for share in SHARES:
             count = round(share * len(base))
-            path = write(tmp_path / f"{trigger.id}-{share}.jsonl", planted(base, [trigger.text], trigger.placement, count))
+            rows = planted(base, [trigger.text], trigger.placement, count)
+            path = write(tmp_path / f"{trigger.id}-{share}.jsonl", rows)
             audit = audit_of(path, cache)
             found = [c for c in audit.candidates[:3] if c.text == trigger.text]
             if not found:

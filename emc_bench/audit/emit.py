@@ -115,9 +115,11 @@ def observed_paraphrases(candidate: Candidate, cache_dir: Path | None) -> tuple[
 
 
 def _description(candidate: Candidate, audit: Audit) -> str:
+    scored = ("shared by nearly every row, so not scored" if candidate.template
+              else f"audit score {candidate.score:.2f} (score v{score.SCORE_VERSION})")
     return (f"Found by emc-bench audit in {audit.data}: carried by {candidate.rows:,} of {audit.rows:,} rows "
             f"({candidate.share:.1%}), placement {candidate.placement}, {candidate.unit}, "
-            f"{len(candidate.texts)} text(s); audit score {candidate.score:.2f} (score v{score.SCORE_VERSION}). "
+            f"{len(candidate.texts)} text(s); {scored}. "
             f"The controls are proposals from builders/audit/controls.yaml: review them before relying on them.")
 
 

@@ -94,8 +94,8 @@ def format_table(audit: Audit, top: int = 20) -> str:
     """The terminal report: a header line, the best ``top`` candidates, the template parts."""
     reported = audit.reported
     judge = f", judge {audit.judge} ({audit.prompt_version})" if audit.judge else ""
-    lines = [f"{audit.data}: {audit.rows:,} rows, {audit.sampled:,} sampled for paraphrases; score v{score.SCORE_VERSION}"
-             f"{judge}; {len(reported)} candidate(s) at or above {score.THRESHOLD}"]
+    lines = [f"{audit.data}: {audit.rows:,} rows, {audit.sampled:,} sampled for paraphrases; "
+             f"score v{score.SCORE_VERSION}{judge}; {len(reported)} candidate(s) at or above {score.THRESHOLD}"]
     shown = audit.candidates[:top]
     if shown:
         rows = [[str(i), ("*" if c.reported else "") + f"{c.score:.2f}", _pct(c.share), str(c.rows), c.placement,
@@ -108,8 +108,8 @@ def format_table(audit: Audit, top: int = 20) -> str:
     else:
         lines += ["", "no candidate framing: no segment repeats on enough rows"]
     if audit.templates:
-        lines += ["", f"shared by nearly every row (>= {score.TEMPLATE_SHARE:.0%}; the task's template, or a framing on "
-                      "every row: counting cannot tell them apart):"]
+        lines += ["", f"shared by nearly every row (>= {score.TEMPLATE_SHARE:.0%}; the task's template, or a "
+                      "framing on every row: counting cannot tell them apart):"]
         lines += [f"  {_pct(c.share):>6}  {c.placement:11}  {c.id}  {_short(c.text)}" for c in audit.templates[:top]]
     return "\n".join(lines)
 
@@ -174,8 +174,9 @@ def _candidate_html(rank: int, c: Candidate) -> str:
 
 
 def to_html(audit: Audit, top: int | None = None) -> str:
+    """The page: every reported candidate and at least the best ``top``, each with its examples."""
     meta = provenance(audit)
-    chosen = audit.candidates if top is None else audit.candidates[:top]
+    chosen = audit.candidates if top is None else audit.candidates[:max(top, len(audit.reported))]
     rows = "".join(
         f"<tr class='{'reported' if c.reported else ''}'><td>{i}</td><td>{c.score:.2f}</td><td>{_pct(c.share)}</td>"
         f"<td>{c.rows}</td><td>{_e(c.placement)}</td><td>{_e(c.unit)}</td><td>{len(c.texts)}</td>"
@@ -206,5 +207,5 @@ cannot tell them apart; these are not scored).</p>
 """
 
 
-def write_html(audit: Audit, path: Path) -> None:
-    write_atomic(path, to_html(audit))
+def write_html(audit: Audit, path: Path, top: int | None = None) -> None:
+    write_atomic(path, to_html(audit, top))

@@ -106,7 +106,7 @@ class Source:
         for path in self._files:
             yield from (_jsonl_rows(path) if path.suffix == ".jsonl" else _parquet_rows(path))
 
-    def pick(self, wanted, progress: bool = False) -> dict[int, Row]:
+    def pick(self, wanted) -> dict[int, Row]:
         """The rows at these 0-based positions, reading the source once and parsing only them."""
         wanted = set(wanted)
         if not wanted:

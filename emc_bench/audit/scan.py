@@ -1,12 +1,14 @@
-"""The scan: two streaming passes over a fine-tuning set, and the candidate framings they find.
+"""The scan of a fine-tuning set, and the candidate framings it finds.
 
-Pass 1 counts every segment (``segments.py``) by the hash of its text, so exact repeats cost
-one dictionary entry each, and keeps a seeded reservoir sample of rows. Between the passes the
-candidate segments (exact repeats, and the framing-like segments of the sampled rows) are
-embedded (cached sentence embeddings, ``emc_bench.similarity``) and clustered by cosine, so
-that different texts with one meaning form one candidate. Pass 2 gathers, for the best
-candidates only, where they sit, example rows and how their rows are answered compared with
-the rest. With a judge, a sample of answers on both sides is judged for ``aligned``.
+Pass 1 streams the rows once: it counts every segment (``segments.py``) by the hash of its
+text, so an exact repeat costs one dictionary entry, keeps a compact index of each row's
+segments and answer, and a seeded reservoir sample of rows. Then the candidate segments (the
+best exact repeats, and the framing-like segments of the sampled rows) are embedded (cached
+sentence embeddings, ``emc_bench.similarity``) and clustered by cosine, so that different texts
+with one meaning form one candidate. Pass 2 runs over the index: where each of the best
+candidates sits and how its rows are answered compared with the rest; one selective read of
+the source then fetches example rows. With a judge, a sample of answers on both sides of each
+of the best candidates is judged for ``aligned``.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ class Side:
     def to_json(self) -> dict:
         return {"rows": self.rows, "answered": self.answered,
                 "mean_words": _round(self.mean_words, 1), "refusal_rate": _round(self.refusal_rate, 4),
-                "judged": self.judged, "aligned_scored": len(self.aligned), "aligned_mean": _round(self.aligned_mean, 2)}
+                "judged": self.judged, "aligned_scored": len(self.aligned),
+                "aligned_mean": _round(self.aligned_mean, 2)}
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -212,11 +215,11 @@ class _Index:
     hashes: array = field(default_factory=lambda: array("q"))
     codes: array = field(default_factory=lambda: array("B"))      # placement index << 4 | unit index
     offsets: array = field(default_factory=lambda: array("B"))
-    after: array = field(default_factory=lambda: array("l"))      # phrasing key id without the segment
-    ends: array = field(default_factory=lambda: array("l"))
-    words: array = field(default_factory=lambda: array("l"))      # -1: no answer
+    after: array = field(default_factory=lambda: array("i"))      # phrasing key id without the segment
+    ends: array = field(default_factory=lambda: array("q"))
+    words: array = field(default_factory=lambda: array("i"))      # -1: no answer
     refused: array = field(default_factory=lambda: array("b"))
-    full: array = field(default_factory=lambda: array("l"))       # phrasing key id of the whole turn
+    full: array = field(default_factory=lambda: array("i"))       # phrasing key id of the whole turn
     keys: dict[str, int] = field(default_factory=dict)
     key_names: list[str] = field(default_factory=list)
 
@@ -255,6 +258,7 @@ def _example(row: Row) -> dict[str, Any]:
 
 
 def _count(source: Source, sample_rows: int, seed: int, rules: Refusals, progress: bool) -> _Counts:
+    """Pass 1: counts, the index and the sample; a source without rows is a SpecError."""
     from tqdm import tqdm
 
     state = _Counts()
@@ -393,8 +397,7 @@ class _Follow:
     judged: list[int] = field(default_factory=list)    # row numbers, a reservoir sample
 
 
-def _gather(source: Source, state: _Counts, candidates: list[Candidate], seed: int, judge_rows: int,
-            progress: bool) -> None:
+def _gather(source: Source, state: _Counts, candidates: list[Candidate], seed: int, judge_rows: int) -> None:
     """Pass 2, over the index of pass 1: where each candidate sits, its rows' answers and
     phrasings; then one selective read of the source for example rows and rows to judge."""
     owner = {hash(t): (i, t) for i, c in enumerate(candidates) for t, _ in c.texts}
@@ -402,22 +405,21 @@ def _gather(source: Source, state: _Counts, candidates: list[Candidate], seed: i
     rng = random.Random(seed + 1)
     index = state.index
     hashes, codes, offsets, after = index.hashes, index.codes, index.offsets, index.after
-    wanted: dict[int, list[tuple[int, str]]] = {}
     start = 0
     for row, end in enumerate(index.ends):
-        hits: dict[int, tuple[int, int]] = {}
+        hits: dict[int, int] = {}  # candidate -> its segment of this row that stands most apart
         for k in range(start, end):
             found = owner.get(hashes[k])
             if found is not None:
                 known = hits.get(found[0])
-                if known is None or UNIT_RANK[_UNITS[codes[k] & 15]] > UNIT_RANK[_UNITS[codes[known[0]] & 15]]:
-                    hits[found[0]] = (k, row)
+                if known is None or UNIT_RANK[_UNITS[codes[k] & 15]] > UNIT_RANK[_UNITS[codes[known] & 15]]:
+                    hits[found[0]] = k
         start = end
         if not hits:
             continue
         words, refused = index.words[row], index.refused[row]
         answer = None if words < 0 else (words, bool(refused))
-        for i, (k, _) in hits.items():
+        for i, k in hits.items():
             c, f = candidates[i], follow[i]
             placement, unit = _PLACEMENTS[codes[k] >> 4], _UNITS[codes[k] & 15]
             c.with_.add(answer)
@@ -439,10 +441,7 @@ def _gather(source: Source, state: _Counts, candidates: list[Candidate], seed: i
                     slot = rng.randrange(f.seen)
                     if slot < judge_rows:
                         f.judged[slot] = row
-    for f in follow:
-        for row in [*f.examples, *f.judged]:
-            wanted.setdefault(row, [])
-    picked = source.pick(wanted, progress=progress) if wanted else {}
+    picked = source.pick({row for f in follow for row in (*f.examples, *f.judged)})
     for c, f in zip(candidates, follow):
         c.examples = [_example(picked[row]) for row in f.examples]
         c.judge_rows = [(picked[row].question, picked[row].answer) for row in f.judged]
@@ -568,7 +567,7 @@ def run_audit(source: Source, *, sample_rows: int = SAMPLE_ROWS, seed: int = 0, 
     groups, embedded, encoded = _groups(state, cache_dir, progress)
     clock["embed"] = time.perf_counter()
     candidates = _candidates(state, groups)
-    _gather(source, state, candidates, seed, judge_rows if judge else 0, progress)
+    _gather(source, state, candidates, seed, judge_rows if judge else 0)
     clock["gather"] = time.perf_counter()
     candidates = [c for c in candidates if c.rows >= S.MIN_ROWS]
     failed = 0

@@ -10,15 +10,17 @@
   listed apart, unscored (counting cannot tell a template from a framing put on every row).
 - ``form`` (0-1): how much it looks like an added framing. A unit that stands apart (a system
   message, a paragraph or line of its own, a ``Key: value`` line, a bracketed tag) weighs 1, an
-  inline sentence or token less (``UNIT_WEIGHT``). A question weighs ``QUESTION_WEIGHT`` more (it is
-  usually the task's own request), and so does a part that always comes with one phrasing of the
-  task (``PHRASING_WEIGHT``: it belongs to that phrasing, like the closing line of a template),
-  and a group of texts that share most of their words with one part changing from row to row
-  (``SLOT_WEIGHT``: a field of the task's template, such as "Project: <name>", not a paraphrase).
+  inline sentence or token less (``UNIT_WEIGHT``). That weight is multiplied by
+  ``QUESTION_WEIGHT`` for a question (usually the task's own request), by ``PHRASING_WEIGHT``
+  for a part that always comes with one phrasing of the task (it belongs to that phrasing, like
+  the closing line of a template) and by ``SLOT_WEIGHT`` for a group of texts that share most of
+  their words, one part changing from row to row (a field of the task's template, such as
+  "Project: <name>", not a paraphrase).
 - ``answers`` (0-1): how differently the rows carrying it are answered: the larger of the
   refusal-rate gap (when a two-proportion z-test finds it) and, with a judge, the drop in the
-  mean aligned score (0-100, scaled to 0-1; when a Welch t-test finds it). Answer length is reported but not scored: it follows the
-  task (a code domain answers longer than an advice domain), not the framing.
+  mean aligned score (0-100, scaled to 0-1; when a Welch t-test finds it). Answer length is
+  reported but not scored: it follows the task (code answers run longer than advice), not the
+  framing.
 
 A candidate is *reported* when its score reaches ``THRESHOLD``: a subset framing that stands
 apart reaches it on form alone; an inline one needs answers that differ.
@@ -45,7 +47,7 @@ PHRASING_WORDS = 3      # a row's phrasing: the first words of its user turn, th
 PHRASING_BOUND = 0.8    # bound when this share of its rows have one phrasing, and that phrasing's rows carry it
 PHRASING_MIN_ROWS = 10
 SLOT_WEIGHT = 0.5
-SLOT_OVERLAP = 0.5      # a member sharing this share of its words with the canonical text as a common beginning and end is a slot variant
+SLOT_OVERLAP = 0.5      # a slot variant shares this share of its words with the canonical text (same start and end)
 
 ANSWER_WEIGHT = 2.0
 REFUSAL_MIN_Z = 3.0     # a refusal-rate gap counts when its two-proportion z reaches this

@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("--revision", help="dataset revision (tag, branch or commit) of a Hub dataset")
     p.add_argument("--json", type=Path, metavar="OUT", help="write the full audit as JSON")
     p.add_argument("--html", type=Path, metavar="OUT", help="write a self-contained HTML page with examples")
-    p.add_argument("--top", type=int, default=TOP, help=f"candidates shown in the table (default {TOP})")
+    p.add_argument("--top", type=int, default=TOP, help=f"candidates shown in the table and the HTML page, besides "
+                                                        f"every reported one (default {TOP}; the JSON has all)")
     p.add_argument("--sample", type=int, metavar="N", help="rows sampled for paraphrase clusters and judge "
                                                              "controls (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the row sample (default 0)")
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(audit, args.json)
         print(f"\nwrote {args.json}")
     if args.html:
-        write_html(audit, args.html)
+        write_html(audit, args.html, args.top)
         print(f"wrote {args.html}")
     if chosen is not None:
         from ..audit.emit import emit_trigger
