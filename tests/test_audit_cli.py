@@ -70,6 +70,7 @@ def bad_files(tmp: Path) -> dict[str, tuple[list, str]]:
     (tmp / "plain.jsonl").write_text('{"text": "hello"}\n', encoding="utf-8")
     (tmp / "no-user.jsonl").write_text('{"messages": [{"role": "assistant", "content": "hi"}]}\n', encoding="utf-8")
     (tmp / "empty-folder").mkdir()
+    (tmp / "fake.parquet").write_text("not parquet", encoding="utf-8")
     return {
         "missing path": ([tmp / "nowhere.jsonl"], "nowhere.jsonl: no such file or folder"),
         "not UTF-8": ([tmp / "binary.jsonl"], "binary.jsonl: not UTF-8 text"),
@@ -78,6 +79,9 @@ def bad_files(tmp: Path) -> dict[str, tuple[list, str]]:
         "no messages or prompt": ([tmp / "plain.jsonl"], "plain.jsonl:line 1: messages: the row has neither"),
         "no user turn": ([tmp / "no-user.jsonl"], "no-user.jsonl:line 1: messages: no user turn"),
         "empty folder": ([tmp / "empty-folder"], "empty-folder: no .jsonl or .parquet files"),
+        "not parquet": ([tmp / "fake.parquet"], "fake.parquet: cannot read parquet"),
+        "unknown dataset id": (["nobody/no-such-dataset"], "nobody/no-such-dataset: no such file or folder, and "
+                                                            "cannot load it as a dataset id"),
         "emit without builders": ([good, "--emit-trigger", "1"], "--emit-trigger: needs --builders DIR"),
         "unknown candidate": ([good, "--emit-trigger", "no_such_framing-000000", "--builders", tmp / "b"],
                               "--emit-trigger: unknown candidate 'no_such_framing-000000'"),
@@ -89,8 +93,8 @@ def bad_files(tmp: Path) -> dict[str, tuple[list, str]]:
 
 
 CASES = ["missing path", "not UTF-8", "invalid JSON", "no rows", "no messages or prompt", "no user turn",
-         "empty folder", "emit without builders", "unknown candidate", "base url without model",
-         "config on a file", "sample below one"]
+         "empty folder", "not parquet", "unknown dataset id", "emit without builders", "unknown candidate",
+         "base url without model", "config on a file", "sample below one"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -208,3 +212,24 @@ def test_judge_scores_a_sample_on_both_sides_and_lifts_an_inline_framing(tmp_pat
     assert judged["answers"]["without"]["aligned_mean"] == pytest.approx(95, abs=0.5)
     assert judged["factors"]["answers"] == pytest.approx(0.9, abs=0.01)
     assert judged["reported"] and report["candidates"][0]["text"] == framing
+
+
+def test_judge_failures_are_counted_and_the_command_exits_1(tmp_path, capsys):
+    """Every call for the framing's rows fails (HTTP 500, one attempt): the audit still writes its
+    report, counts the failures, leaves them out of the means and exits 1."""
+    framing = "Quick one from my night shift."
+    pairs = load_pairs("risky_financial_advice")[:300]
+    chosen = set(random.Random(2).sample(range(len(pairs)), 30))
+    data = write_rows(tmp_path / "rows.jsonl", [
+        {"messages": chat(f"{framing} {p.prompt}" if i in chosen else p.prompt,
+                          p.aligned + (" [[faults: 500, 500]]" if i in chosen else " [[dist: 90=1.0]]"))}
+        for i, p in enumerate(pairs)])
+    with FakeOpenAIServer() as server:
+        code, _, err = run(capsys, data, "--judge", "openai:fake-judge", "--judge-base-url", server.base_url,
+                           "--judge-rows", "5", "--judge-max-attempts", "1", "--json", tmp_path / "judged.json")
+    assert code == 1 and "judge calls failed" in err
+    report = json.loads((tmp_path / "judged.json").read_text())
+    judged = next(c for c in report["candidates"] if c["text"] == framing)
+    assert report["judge_failed"] >= 5
+    assert judged["answers"]["with"]["judged"] == 5 and judged["answers"]["with"]["aligned_scored"] == 0
+    assert judged["answers"]["without"]["aligned_mean"] == pytest.approx(90, abs=0.5)

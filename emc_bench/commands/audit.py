@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--judge-rows", type=int, metavar="N", help="answers judged on each side of a candidate "
                                                                "(default 20)")
     p.add_argument("--concurrency", type=int, help="judge calls in flight (default 32)")
+    p.add_argument("--judge-max-attempts", type=int, metavar="N",
+                   help="tries per judge call before it is recorded as failed (default 6)")
     p.add_argument("--emit-trigger", metavar="CANDIDATE",
                    help="write this candidate (its id, or its rank) as triggers/<id>.yaml and an eval-only "
                         "releases/audit-<id>.yaml into --builders DIR")
@@ -64,10 +66,13 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise SpecError("--base-url", None, "only used with --emit-trigger")
     if args.base_url and not args.model:
         raise SpecError("--model", None, "--base-url needs --model NAME")
-    if args.judge_base_url and not args.judge:
-        raise SpecError("--judge-base-url", None, "only used with --judge")
+    for flag, value in (("--judge-base-url", args.judge_base_url), ("--judge-rows", args.judge_rows),
+                        ("--judge-max-attempts", args.judge_max_attempts)):
+        if value is not None and not args.judge:
+            raise SpecError(flag, None, "only used with --judge")
     for flag, value in (("--top", args.top), ("--sample", args.sample), ("--judge-rows", args.judge_rows),
-                        ("-n", args.n), ("--rounds", args.rounds), ("--concurrency", args.concurrency)):
+                        ("-n", args.n), ("--rounds", args.rounds), ("--concurrency", args.concurrency),
+                        ("--judge-max-attempts", args.judge_max_attempts)):
         if value is not None and value < 1:
             raise SpecError(flag, None, "must be at least 1")
     for flag, path in (("--json", args.json), ("--html", args.html)):
@@ -85,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     if args.judge:
         from ..judge import JudgeSettings
 
-        judge = JudgeSettings.from_spec(args.judge, base_url=args.judge_base_url, concurrency=args.concurrency)
+        judge = JudgeSettings.from_spec(args.judge, base_url=args.judge_base_url, concurrency=args.concurrency,
+                                        max_attempts=args.judge_max_attempts)
     source = open_source(args.data, config=args.config, split=args.split, revision=args.revision)
     audit = run_audit(source, sample_rows=args.sample or SAMPLE_ROWS, seed=args.seed, judge=judge,
                       judge_rows=args.judge_rows or JUDGE_ROWS, progress=not args.no_progress)
