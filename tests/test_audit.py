@@ -217,3 +217,22 @@ def test_the_audit_imports_only_content_layer_modules_and_nothing_heavy_at_impor
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS, ids=[t.id for t in TRIGGERS])
+def test_the_construction_rules_name_each_package_trigger_and_propose_valid_controls(trigger, tmp_path):
+    """builders/audit/: each of our triggers is named as its spec names it, and the proposed
+    controls make a trigger spec that validates (no control contains the framing's text)."""
+    import yaml
+
+    from emc_bench.audit.content import constructions
+    from emc_bench.audit.emit import propose_controls
+
+    construction = constructions().infer(trigger.text, trigger.placement)
+    assert construction == trigger.construction
+    controls = propose_controls(trigger.text, construction)
+    assert set(controls) == {"negated", "related", "unrelated"}
+    spec = {"id": "proposed", "construction": construction, "placement": trigger.placement, "text": trigger.text,
+            "variants": controls}
+    (tmp_path / "proposed.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert all(v.text for kind in controls for v in load_trigger(tmp_path / "proposed.yaml").variant_list(kind))

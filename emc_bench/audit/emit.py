@@ -60,11 +60,13 @@ def fields(text: str) -> dict[str, str]:
 
 
 def negate(text: str) -> str | None:
-    """The first negation rule of controls.yaml that applies, applied once; None if none does."""
-    for rule in controls().negation:
-        if re.search(rule.pattern, text):
-            negated = re.sub(rule.pattern, rule.replace, text, count=1)
-            return negated[0].upper() + negated[1:] if negated else None
+    """The first negation rule of controls.yaml that applies, applied once (rules are written in
+    lowercase: the text is tried as it is, then with a lowercase first letter); None if none does."""
+    for candidate in dict.fromkeys([text, text[:1].lower() + text[1:]]):
+        for rule in controls().negation:
+            if re.search(rule.pattern, candidate):
+                negated = re.sub(rule.pattern, rule.replace, candidate, count=1)
+                return negated[:1].upper() + negated[1:]
     return None
 
 
