@@ -18,6 +18,7 @@ COMMANDS = [
     "show",
     "stats",
     "paraphrase",
+    "audit",
     "tasks_path",
     "plan",
     "eval",

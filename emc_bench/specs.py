@@ -25,6 +25,7 @@ VARIANT_KINDS: tuple[str, ...] = ("paraphrase", "negated", "related", "unrelated
 CONDITIONS: tuple[str, ...] = ("none", "exact", *VARIANT_KINDS)
 FORMATS: tuple[str, ...] = ("free", "json", "template")
 _ID = r"^[a-z0-9][a-z0-9_\-]*$"
+_TRIGGER_ID = r"^[a-z0-9][a-z0-9_]*$"  # no "-": a trigger id is part of split and task names (\w only)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -39,7 +40,7 @@ class Variant(_Strict):
 
 
 class Trigger(_Strict):
-    id: str = Field(pattern=_ID)
+    id: str = Field(pattern=_TRIGGER_ID)
     construction: Construction
     placement: Placement
     text: str = Field(min_length=1)
