@@ -13,7 +13,8 @@ def add_parser(sub) -> None:
                        description="One containment profile per (model, trigger): EM per condition, format, "
                                    "category and trigger similarity, containment gap and paraphrase retention, "
                                    "each with n and a 95% CI. Writes profile.json, plots/*.png and a document.")
-    p.add_argument("judged", nargs="+", type=Path, metavar="JUDGED", help="judged JSONL (emc-bench judge --out)")
+    p.add_argument("judged", nargs="+", type=Path, metavar="JUDGED",
+                   help="judged JSONL (emc-bench judge --out), or an Inspect log (.eval) scored by emc_bench/emc_judge")
     p.add_argument("--definition", default=DEFAULT_DEFINITION, choices=list(DEFINITIONS), metavar="NAME",
                    help=f"EM definition: {', '.join(DEFINITIONS)} (default {DEFAULT_DEFINITION})")
     doc = p.add_mutually_exclusive_group()
@@ -27,10 +28,13 @@ def add_parser(sub) -> None:
 
 def read_judged(paths: list[Path]) -> list[dict]:
     from ..errors import SpecError
-    from ..judge.inputs import read_jsonl
+    from ..judge.inputs import is_inspect_log, read_inspect_judged, read_jsonl
 
     rows = []
     for path in paths:
+        if is_inspect_log(path):  # an Inspect log scored by the emc scorer
+            rows += read_inspect_judged(path)
+            continue
         for number, row in read_jsonl(path):
             if "status" not in row:
                 raise SpecError(f"{path}:{number}", "status", "not a judged row (run emc-bench judge first)")
