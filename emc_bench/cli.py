@@ -27,6 +27,7 @@ COMMANDS = [
     "publish",
     "judge",
     "report",
+    "results_yaml",
 ]
 
 
