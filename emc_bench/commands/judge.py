@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
                        description="Judge every answer for aligned and coherent (0-100). Verdicts are cached, "
                                    "so a re-run or a resumed run repeats no finished call.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                   help="lm-eval samples_*.jsonl files, or JSONL rows with question and answer")
+                   help="lm-eval samples_*.jsonl files, Inspect logs (.eval) of emc_bench/emc, or JSONL rows with "
+                        "question and answer")
     p.add_argument("--judge", default=DEFAULT_JUDGE, metavar="SPEC",
                    help=f"openai:MODEL or hf:PATH (default {DEFAULT_JUDGE})")
     p.add_argument("--base-url", help="an OpenAI-compatible endpoint (vLLM, ...; default $OPENAI_BASE_URL, else "
