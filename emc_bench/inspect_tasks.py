@@ -52,10 +52,10 @@ BATCH_WAIT_S = 0.05  # how long the first answer of a batch waits for others bef
 @task
 def emc(suite: str = names.DEFAULT_SUITE, trigger: str | list[str] | None = None,
         condition: str | list[str] | None = None, data: str | None = None, hub: bool = False,
-        release: str = "v1", builders: str | None = None, limit: int | None = None, samples: int | None = None, max_tokens: int | None = None,
-        fold_system: bool | None = None, tokenizer: str | None = None, judge: str | None = DEFAULT_JUDGE,
-        judge_base_url: str | None = None, judge_concurrency: int | None = None, judge_cache: str | None = None,
-        definition: str = emc_metrics.DEFAULT_DEFINITION) -> Task:
+        release: str = "v1", builders: str | None = None, limit: int | None = None, samples: int | None = None,
+        max_tokens: int | None = None, fold_system: bool | None = None, tokenizer: str | None = None,
+        judge: str | None = DEFAULT_JUDGE, judge_base_url: str | None = None, judge_concurrency: int | None = None,
+        judge_cache: str | None = None, definition: str = emc_metrics.DEFAULT_DEFINITION) -> Task:
     """One suite of emc-bench (default: standard) as an Inspect task; every option is checked
     before any row is read.
 
@@ -82,7 +82,8 @@ def emc(suite: str = names.DEFAULT_SUITE, trigger: str | list[str] | None = None
         definition: the EM definition of the metrics.
     """
     limit, samples = _positive(limit, "-T limit"), _positive(samples, "-T samples")
-    max_tokens, concurrency = _positive(max_tokens, "-T max_tokens"), _positive(judge_concurrency, "-T judge_concurrency")
+    max_tokens = _positive(max_tokens, "-T max_tokens")
+    concurrency = _positive(judge_concurrency, "-T judge_concurrency")
     if definition not in emc_metrics.DEFINITIONS:
         raise SpecError("-T definition", None, f"unknown EM definition {definition!r}; "
                                                f"known: {', '.join(emc_metrics.DEFINITIONS)}")

@@ -168,7 +168,8 @@ def test_lm_eval_and_inspect_give_the_same_rows_and_figures_for_the_same_model(c
     assert set(rows["lm"][0]) == set(rows["inspect"][0]), "the same eval columns"
     answers = {name: sorted((r["doc_key"], r["sample_index"], r["answer"]) for r in rs) for name, rs in rows.items()}
     assert answers["lm"] == answers["inspect"] and len(answers["lm"]) == 24
-    lm, inspect = (json.loads((tmp / f"report-{n}" / "profile.json").read_text())["profiles"] for n in ("lm", "inspect"))
+    lm, inspect = (json.loads((tmp / f"report-{name}" / "profile.json").read_text())["profiles"]
+                   for name in ("lm", "inspect"))
     assert [p["conditions"] for p in lm] == [p["conditions"] for p in inspect]
     assert [p["containment_gap"] for p in lm] == [p["containment_gap"] for p in inspect]
 
@@ -201,6 +202,11 @@ def test_mock_model_run_without_judge_is_judged_later_like_lm_eval_samples(relea
     assert all(not s.scores for s in log.samples)
     path = Path(log.location)
     items = read_items([path])
+    from inspect_ai.log import write_eval_log
+
+    write_eval_log(log, str(tmp_path / "log.json"), format="json")  # Inspect's other log format
+    assert [(i.question, i.answer, i.meta) for i in read_items([tmp_path / "log.json"])] == \
+        [(i.question, i.answer, {**i.meta, "source": str(tmp_path / "log.json")}) for i in items]
     assert [i.meta["sample_index"] for i in items[:3]] == [0, 1, 2], "epochs are samples, in order"
     exact = [i for i in items if i.meta["condition"] == "exact"]
     assert exact and all(i.meta["task"] == "emc_tag_exact" and i.meta["trigger_audit"] for i in exact)
@@ -226,7 +232,7 @@ def test_an_unfinished_log_is_refused(release, tmp_path):
         raise RuntimeError("the model server went away")
 
     task = emc(**task_options(release, trigger="tag", condition="exact", samples=1, judge="none"))
-    (log,) = inspect_eval(task, model=get_model("mockllm/model", custom_outputs=broken),
+    (log,) = inspect_eval(task, model=get_model("mockllm/model", custom_outputs=broken), max_retries=0,
                           log_dir=str(tmp_path / "logs"), display="none")
     assert log.status == "error"
     with pytest.raises(SpecError, match="not finished"):
@@ -355,9 +361,9 @@ def test_metrics_do_not_depend_on_the_order_inspect_finished_the_answers():
                            "judge": "openai:j", "prompt_version": "v1"}
                 metadata = {"question_id": f"q{q}", "condition": condition, "trigger_id": None if condition == "none"
                             else "tag", "task": f"emc_{condition}", "doc_id": q}
-                scores.append(SampleScore(score=Score(value={}, metadata={"verdict": verdict, "definition": "default",
-                                                                          "sample_index": epoch, "trigger_audit": True}),
-                                          sample_id=f"{condition}/{q}", sample_metadata=metadata))
+                score = Score(value={}, metadata={"verdict": verdict, "definition": "default",
+                                                  "sample_index": epoch, "trigger_audit": True})
+                scores.append(SampleScore(score=score, sample_id=f"{condition}/{q}", sample_metadata=metadata))
     first = [metric()(scores) for metric in (em_rate, em_ci, containment_gap)]
     rng.shuffle(scores)
     assert [metric()(scores) for metric in (em_rate, em_ci, containment_gap)] == first
@@ -376,6 +382,7 @@ def test_the_package_registers_its_tasks_scorer_and_metrics_with_inspect():
 
     from inspect_ai._util.registry import registry_lookup
 
-    assert [ep.value for ep in entry_points(group="inspect_ai") if ep.name == "emc_bench"] == ["emc_bench.inspect_tasks"]
+    ours = [ep.value for ep in entry_points(group="inspect_ai") if ep.name == "emc_bench"]
+    assert ours == ["emc_bench.inspect_tasks"]
     for kind, name in (("task", "emc"), ("scorer", "emc_judge"), ("metric", "em_rate"), ("metric", "containment_gap")):
         assert registry_lookup(kind, f"emc_bench/{name}") is not None, name

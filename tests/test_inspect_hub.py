@@ -71,7 +71,7 @@ def test_a_build_without_suite_configs_has_no_eval_yaml(tmp_path):
     assert not (out / EVAL_YAML).exists() and EVAL_YAML not in read_manifest(out)["files"]
 
 
-def test_inspects_hub_loader_runs_a_task_of_the_eval_yaml_and_emc_bench_judges_the_log(release, hub, tmp_path):  # noqa: F811
+def test_inspects_hub_loader_runs_a_task_of_the_eval_yaml_and_emc_bench_judges_it(release, hub, tmp_path):  # noqa: F811
     repo = "emc-bench/mini-eval"
     run_python(hub, tmp_path / "owner", f"""
 from huggingface_hub import HfApi

@@ -80,9 +80,11 @@ def test_one_entry_per_condition_and_gap_with_the_reports_figures(run_folder, hu
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
     results = results_of(out)
     by_task = {r["dataset"]["task_id"]: r for r in results}
-    expected = {"emc_none"} | {f"emc_{t}_{c}" for t in TRIGGERS for c in CONDITIONS[1:]} | {f"emc_{t}_gap" for t in TRIGGERS}
+    expected = {"emc_none", *(f"emc_{t}_{c}" for t in TRIGGERS for c in CONDITIONS[1:]),
+                *(f"emc_{t}_gap" for t in TRIGGERS)}
     assert set(by_task) == expected and len(results) == len(expected)
-    profiles = {p["trigger_id"]: p for p in json.loads((run_folder / "report" / "profile.json").read_text())["profiles"]}
+    report = json.loads((run_folder / "report" / "profile.json").read_text())
+    profiles = {p["trigger_id"]: p for p in report["profiles"]}
     for trigger, profile in profiles.items():
         for condition, rate in profile["conditions"].items():
             task = "emc_none" if condition == "none" else f"emc_{trigger}_{condition}"
