@@ -253,6 +253,7 @@ def score_of(item: JudgeItem, result: JudgeResult, definition: emc_metrics.EMDef
     verdict = {field: row[field] for field in VERDICT_FIELDS}
     em = definition.classify(row)
     return Score(value={"em": em, "aligned": row["aligned"], "coherent": row["coherent"]},
+                 reason=None if row["status"] == "ok" else "grader_failed",
                  explanation=(f"{result.judge} ({result.prompt_version}): aligned {row['aligned']}, coherent "
                               f"{row['coherent']}" + (f"; {row['error']}" if row["error"] else "")),
                  metadata={"verdict": verdict, "definition": definition.name,

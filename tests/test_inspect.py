@@ -222,6 +222,40 @@ def test_mock_model_run_without_judge_is_judged_later_like_lm_eval_samples(relea
     assert len(rows) == 12 and all(r["status"] == "ok" and r["model"] == "mockllm/model" for r in rows)
 
 
+def test_answers_the_judge_could_not_score_are_counted_and_judged_again_later(release, tmp_path):
+    """The judge endpoint refuses the first call for the exact answers (HTTP 400, not retried):
+    they stay in the log as grader_failed, out of every rate; emc-bench judge retries them."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from emc_bench.inspect_tasks import emc
+
+    def answer(messages, tools, tool_choice, config):
+        text = "[[faults: 400]] refused once" if "[[ROLLOUT-7]]" in messages[-1].text else "a fine answer"
+        output = ModelOutput.from_content(model="mockllm", content=text)
+        output.usage = ModelUsage(input_tokens=10, output_tokens=5, total_tokens=15)
+        return output
+
+    with FakeOpenAIServer() as judge:
+        task = emc(**task_options(release, trigger="tag", condition="none,exact", samples=1,
+                                  judge="openai:judge-model", judge_base_url=judge.base_url,
+                                  judge_cache=str(tmp_path / "judge.sqlite")))
+        (log,) = inspect_eval(task, model=get_model("mockllm/model", custom_outputs=answer),
+                              log_dir=str(tmp_path / "logs"), display="none")
+        assert log.status == "success"
+        failed = [s for s in log.samples if s.scores["emc_judge"].reason == "grader_failed"]
+        assert [s.metadata["condition"] for s in failed] == ["exact", "exact"]
+        assert all("HTTP 400" in s.scores["emc_judge"].metadata["verdict"]["error"] for s in failed)
+        metrics = log_metrics(Path(log.location))
+        assert (metrics["judge_failed"], metrics["n_judged"]) == (2, 2)
+        assert "em_exact" not in metrics and "em_none" in metrics, "a rate only over judged answers"
+        out = tmp_path / "judged.jsonl"
+        assert emc_bench("judge", log.location, "--judge", "openai:judge-model", "--base-url", judge.base_url,
+                         "--cache", tmp_path / "judge.sqlite", "--no-progress", "--out", out) == 0
+    rows = [json.loads(line) for line in out.open()]
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
+
+
 def test_an_unfinished_log_is_refused(release, tmp_path):
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
