@@ -322,17 +322,18 @@ def judged_rows(scores: list[SampleScore]) -> tuple[list[dict[str, Any]], emc_me
                      **meta.get("verdict", {})})
     if len(used) > 1:
         raise ValueError(f"scores judged under several EM definitions: {sorted(map(str, used))}")
-    name = used.pop() if used else emc_metrics.DEFAULT_DEFINITION
+    name = used.pop() if used else None
     return sorted(rows, key=inspect_order), emc_metrics.get_definition(name or emc_metrics.DEFAULT_DEFINITION)
 
 
 def _rates(scores: list[SampleScore]) -> dict[str, emc_metrics.Rate]:
+    """EM per condition, pooled over the triggers, in the protocol's order of conditions."""
     rows, definition = judged_rows(scores)
     by_condition: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_condition.setdefault(str(row.get("condition")), []).append(row)
-    return {condition: emc_metrics.em_rate(by_condition[condition], definition)
-            for condition in [c for c in CONDITIONS if c in by_condition] + sorted(set(by_condition) - set(CONDITIONS))}
+    order = sorted(by_condition, key=lambda c: (CONDITIONS.index(c) if c in CONDITIONS else len(CONDITIONS), c))
+    return {condition: emc_metrics.em_rate(by_condition[condition], definition) for condition in order}
 
 
 @scorer(metrics=[em_rate(), em_ci(), containment_gap(), trigger_audit(), judged()], name=INSPECT_SCORER)
