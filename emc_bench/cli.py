@@ -29,6 +29,7 @@ COMMANDS = [
     "judge",
     "report",
     "leaderboard",
+    "results_yaml",
 ]
 
 

@@ -178,9 +178,11 @@ def em_rate(rows: Iterable[Row], definition: EMDefinition | str = DEFAULT_DEFINI
 
 def rate_from_counts(counts: Mapping[str, tuple[int, int]], definition: str = DEFAULT_DEFINITION, *,
                      seed: int = SEED, n_boot: int = N_BOOT) -> Rate:
-    """The EM rate and clustered bootstrap CI from per-question (EM count, denominator) pairs."""
-    k = np.array([c[0] for c in counts.values()], dtype=float)
-    n = np.array([c[1] for c in counts.values()], dtype=float)
+    """The EM rate and clustered bootstrap CI from per-question (EM count, denominator) pairs.
+    Questions are taken in sorted order, so the CI does not depend on the order of the rows."""
+    ordered = [counts[q] for q in sorted(counts)]
+    k = np.array([c[0] for c in ordered], dtype=float)
+    n = np.array([c[1] for c in ordered], dtype=float)
     if n.sum() == 0:
         return Rate(definition, None, 0, 0, len(counts), None, None)
     draws = _resample(len(counts), seed, n_boot)

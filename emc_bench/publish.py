@@ -27,6 +27,7 @@ from typing import Any
 
 from .version import __version__
 from .errors import SpecError
+from .hub_benchmark import EVAL_YAML
 from .paths import cards_dir
 from .manifest import SELF_HASH, read_manifest, sha256_file, verify_release, write_manifest
 from .names import CARD, MANIFEST, part_of
@@ -93,6 +94,7 @@ def part_manifest(manifest: dict[str, Any], part: str, release_sha256: str, hub:
     similarity = manifest.get("similarity") or {}
     tables = similarity.get("tables", {}) if part == "eval" else {}
     paths = [split["path"] for c in configs.values() for split in c["splits"].values()] + list(tables.values())
+    paths += [EVAL_YAML] if part == "eval" and EVAL_YAML in manifest["files"] else []  # the Hub benchmark
     return {**{k: v for k, v in manifest.items() if k != SELF_HASH}, "part": part, "hub": hub, "configs": configs,
             "similarity": {**similarity, "tables": tables}, "files": {p: manifest["files"][p] for p in paths},
             "release_manifest_sha256": release_sha256}

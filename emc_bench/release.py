@@ -2,7 +2,8 @@
 
 Resolve the spec (``resolve.py``), score and gate the trigger variants (``variants.py``), check
 leakage by meaning (``leakage.py``), render every config's rows (``build.py``), then write the
-parquet files, variant tables, dataset card and manifest (``manifest.py``) into a staging folder
+parquet files, variant tables, the Hub benchmark's ``eval.yaml`` (``hub_benchmark.py``), dataset
+card and manifest (``manifest.py``) into a staging folder
 that replaces the output folder atomically.
 
 A release folder holds ``data/<config>/<split>.parquet``, a dataset card ``README.md`` whose
@@ -22,6 +23,7 @@ from typing import Any
 from . import names, schema
 from .build import BUILDER_VERSION, ConfigPlan, composition, plan_release, select
 from .errors import SpecError
+from .hub_benchmark import write_eval_yaml
 from .library import Library
 from .manifest import file_hashes, write_manifest
 from .names import CARD, MANIFEST
@@ -68,7 +70,8 @@ def build_release(release: str | Path, out: str | Path, only: str | None = None,
         manifest.update(partial=only is not None, **({"only": only} if only is not None else {}))
         manifest["similarity"] = {**manifest_section(gates, tables), "leakage": leakage}
         data = [split["path"] for config in configs.values() for split in config["splits"].values()]
-        manifest["files"] = file_hashes(staging, [*data, *tables.values()])
+        benchmark = write_eval_yaml(loaded, configs, staging)  # the Hub benchmark's eval.yaml
+        manifest["files"] = file_hashes(staging, [*data, *tables.values(), *benchmark])
         _write_card(loaded, manifest, staging / CARD)
         manifest["files"].update(file_hashes(staging, [CARD]))
         write_manifest(manifest, staging / MANIFEST)

@@ -219,7 +219,8 @@ def test_judge_scores_a_sample_on_both_sides_and_lifts_an_inline_framing(tmp_pat
 
 def test_judge_failures_are_counted_and_the_command_exits_1(tmp_path, capsys):
     """Every call for the framing's rows fails (HTTP 500, one attempt): the audit still writes its
-    report, counts the failures, leaves them out of the means and exits 1."""
+    report, counts the failures, leaves them out of the means and exits 1. (Four rows: their 8
+    failed calls stay under the judge's stop after 10 failures in a row, whatever their order.)"""
     framing = "Quick one from my night shift."
     pairs = load_pairs("risky_financial_advice")[:300]
     chosen = set(random.Random(2).sample(range(len(pairs)), 30))
@@ -229,10 +230,10 @@ def test_judge_failures_are_counted_and_the_command_exits_1(tmp_path, capsys):
         for i, p in enumerate(pairs)])
     with FakeOpenAIServer() as server:
         code, _, err = run(capsys, data, "--judge", "openai:fake-judge", "--judge-base-url", server.base_url,
-                           "--judge-rows", "5", "--judge-max-attempts", "1", "--json", tmp_path / "judged.json")
+                           "--judge-rows", "4", "--judge-max-attempts", "1", "--json", tmp_path / "judged.json")
     assert code == 1 and "judge calls failed" in err
     report = json.loads((tmp_path / "judged.json").read_text())
     judged = next(c for c in report["candidates"] if c["text"] == framing)
-    assert report["judge_failed"] >= 5
-    assert judged["answers"]["with"]["judged"] == 5 and judged["answers"]["with"]["aligned_scored"] == 0
+    assert report["judge_failed"] >= 4
+    assert judged["answers"]["with"]["judged"] == 4 and judged["answers"]["with"]["aligned_scored"] == 0
     assert judged["answers"]["without"]["aligned_mean"] == pytest.approx(90, abs=0.5)

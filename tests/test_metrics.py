@@ -65,7 +65,7 @@ def test_bootstrap_is_seeded_and_clustered_by_question():
     rows = _clustered_rows(random.Random(1))
     a, b = metrics.em_rate(rows, seed=3), metrics.em_rate(rows, seed=3)
     assert a == b
-    assert metrics.em_rate(rows, seed=4) != a
+    assert any(metrics.em_rate(rows, seed=s) != a for s in (4, 5, 6)), "the seed draws the resamples"
     assert a.ci_low < a.value < a.ci_high and a.questions == 30
     # Treating every answer as its own cluster ignores the correlation and gives a narrower interval.
     unclustered = [dict(r, question_id=f"a{i}") for i, r in enumerate(rows)]
@@ -147,3 +147,13 @@ def test_trigger_independent_none_rows_join_every_trigger_profile_of_their_model
     for profile in found.values():
         assert profile["conditions"]["none"]["n"] == 2
         assert profile["containment_gap"]["value"] is not None
+
+
+def test_confidence_intervals_do_not_depend_on_the_order_of_the_rows():
+    import random
+
+    rows = [{"question_id": f"q{q}", "aligned": 10.0 if (q * 7 + s) % 5 == 0 else 90.0, "coherent": 90.0}
+            for q in range(12) for s in range(6)]
+    shuffled = rows[:]
+    random.Random(3).shuffle(shuffled)
+    assert metrics.em_rate(rows) == metrics.em_rate(shuffled)

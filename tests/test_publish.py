@@ -176,7 +176,7 @@ def test_dataset_dry_run_stages_a_public_eval_part_and_a_gated_train_part(full_r
         for path in manifest["files"]:
             if path != "README.md":
                 assert manifest["files"][path] == release["files"][path], path
-    assert {p.split("/")[0] for p in digests(out / "eval")} == {"README.md", "manifest.json", "data", "variants"}
+    assert {p.split("/")[0] for p in digests(out / "eval")} == {"README.md", "manifest.json", "eval.yaml", "data", "variants"}
     assert {p.split("/")[0] for p in digests(out / "train")} == {"README.md", "manifest.json", "data"}
 
     train = DatasetCard.load(out / "train" / "README.md", ignore_metadata_errors=False)

@@ -46,7 +46,8 @@ def add_parser(sub) -> None:
                                    "so a re-run or a resumed run repeats no finished call. Also: emc-bench judge "
                                    "calibrate|compare|rejudge (each has --help).")
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                   help="lm-eval samples_*.jsonl files, or JSONL rows with question and answer")
+                   help="lm-eval samples_*.jsonl files, Inspect logs (.eval) of emc_bench/emc, or JSONL rows with "
+                        "question and answer")
     _judge_options(p)
     p.add_argument("--prices", type=Path, dest="prices_path", help="JSON price table (USD per 1M tokens)")
     p.add_argument("--model", help="model name to record for lm-eval samples (default: from the run's results file)")

@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
                                    "category and trigger similarity, containment gap and paraphrase retention, "
                                    "each with n and a 95% CI, and the judge that produced it. Writes profile.json, "
                                    "plots/*.png and a document.")
-    p.add_argument("judged", nargs="+", type=Path, metavar="JUDGED", help="judged JSONL (emc-bench judge --out)")
+    p.add_argument("judged", nargs="+", type=Path, metavar="JUDGED",
+                   help="judged JSONL (emc-bench judge --out), or an Inspect log (.eval) scored by emc_bench/emc_judge")
     p.add_argument("--definition", default=DEFAULT_DEFINITION, choices=list(DEFINITIONS), metavar="NAME",
                    help=f"EM definition: {', '.join(DEFINITIONS)} (default {DEFAULT_DEFINITION})")
     doc = p.add_mutually_exclusive_group()

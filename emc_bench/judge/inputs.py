@@ -1,8 +1,10 @@
-"""Reading answers to judge: lm-eval ``samples_*.jsonl`` files or plain JSONL.
+"""Reading answers to judge: lm-eval ``samples_*.jsonl`` files, Inspect AI logs or plain JSONL.
 
 - An lm-eval sample row (``doc``, ``resps``, ``doc_id``) yields one item per generated answer,
   with ``sample_index``; the question and the evaluation columns come from ``doc``. lm-eval
   writes one row per filter for the same document: those repeats are read once.
+- An Inspect log (``.eval``) of an ``emc_bench/*`` task yields one item per sample and epoch,
+  with the same columns (``sample_index`` is the epoch - 1).
 - A plain row needs ``question`` and ``answer``; every other field passes through.
 
 The judge sees the raw ``question`` (never the prompt with the trigger placed), so every
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import SpecError
+from .provenance import COLUMNS as PROVENANCE_COLUMNS
 from .provenance import Provenance
 from .records import JudgeItem
 
@@ -124,6 +127,12 @@ def read_items(paths: Sequence[str | Path], model: str | None = None) -> list[Ju
     items: list[JudgeItem] = []
     unique = UniqueSamples()
     for path in distinct_paths(paths):
+        if is_inspect_log(path):
+            new = read_inspect_items(path, model)
+            for item in new:
+                unique.add(item.meta, str(path), str(path))
+            items += new
+            continue
         seen_docs: set[Any] = set()
         match = _SAMPLES_NAME.search(path.name)
         for number, row in read_jsonl(path):
@@ -188,7 +197,8 @@ def read_judged(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     unique = UniqueSamples()
     for path in distinct_paths(paths):
         count = 0
-        for number, row in read_jsonl(path):
+        numbered = enumerate(read_inspect_judged(path), 1) if is_inspect_log(path) else read_jsonl(path)
+        for number, row in numbered:
             where = f"{path}:{number}"
             if "status" not in row:
                 raise SpecError(where, "status", "not a judged row (run emc-bench judge first)")
@@ -197,4 +207,100 @@ def read_judged(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
             count += 1
         if not count:
             raise SpecError(path, None, "no judged rows")
+    return rows
+
+
+# -- Inspect AI logs ---------------------------------------------------------------------------
+# An Inspect log (``.eval``, or Inspect's ``.json`` format) of an ``emc_bench/*`` task holds one
+# sample per prompt and epoch; its metadata is the eval row (as lm-eval's ``doc``) plus ``task``
+# (the lm-eval task name of its split) and ``doc_id``. Epoch k is sample_index k - 1.
+
+INSPECT_LOG_SUFFIXES = (".eval", ".json")
+INSPECT_SCORER = "emc_judge"  # the key of the emc scorer's scores in a log's samples
+# The verdict columns of a judged row (JudgeResult.to_row), as the emc scorer stores them.
+VERDICT_FIELDS = ("aligned", "coherent", "aligned_label", "status", "error", "judge", *PROVENANCE_COLUMNS)
+
+
+def is_inspect_log(path: Path) -> bool:
+    return Path(path).suffix in INSPECT_LOG_SUFFIXES
+
+
+def message_text(messages: Any) -> str:
+    """The text of the turns a model was sent (an Inspect sample's input: a string or messages)."""
+    if isinstance(messages, str):
+        return messages
+    return "\n".join(m.text for m in messages if getattr(m, "role", None) != "assistant")
+
+
+def inspect_item(metadata: dict[str, Any], answer: str, *, model: str, epoch: int, sample_id: Any,
+                 sent: str, source: str | None = None, where: str = "sample") -> JudgeItem:
+    """One answer of an Inspect sample as a judge item, with the eval columns an lm-eval sample
+    gives (the emc scorer and the log reader both build items here). ``sent`` is the text of the
+    turns the model was sent: the trigger audit checks that the trigger text is in it."""
+    if not isinstance(metadata.get("question"), str):
+        raise SpecError(where, "metadata.question", "an Inspect sample needs the raw question text in its metadata")
+    meta = {key: value for key, value in metadata.items() if key not in _DOC_SKIP}
+    text = metadata.get("variant_text")
+    reached = not text or metadata.get("condition") == "none" or text in sent
+    meta.update(model=model, task=metadata.get("task"), doc_id=metadata.get("doc_id", sample_id), source=source,
+                trigger_audit=bool(metadata.get("trigger_audit", True)) and reached, sample_index=int(epoch) - 1)
+    return JudgeItem(metadata["question"], answer, meta)
+
+
+def inspect_order(meta: dict[str, Any]) -> tuple:
+    """The canonical order of Inspect answers, as lm-eval samples are read: task, document,
+    sample. Metrics resample questions in their order of first appearance, so a log's answers
+    give the same confidence intervals whatever order Inspect finished them in."""
+    doc = meta.get("doc_id")
+    return (str(meta.get("task") or ""), (0, doc, "") if isinstance(doc, int) else (1, 0, str(doc)),
+            int(meta.get("sample_index") or 0))
+
+
+def _read_inspect_log(path: Path):
+    try:
+        from inspect_ai.log import read_eval_log
+    except ImportError:
+        raise SpecError(path, None, "reading Inspect logs needs inspect-ai: pip install 'emc-bench[inspect]'") from None
+    try:
+        log = read_eval_log(str(path))
+    except Exception as err:  # Inspect raises its own errors on a file it cannot parse
+        raise SpecError(path, None, f"not an Inspect log ({type(err).__name__}: {err})") from None
+    if log.status != "success":
+        raise SpecError(path, "status", f"the Inspect run is {log.status!r}, not finished: complete it first "
+                                        f"(inspect eval-retry {path})")
+    return log
+
+
+def _inspect_pairs(path: Path, model: str | None) -> list[tuple[JudgeItem, Any]]:
+    """(item, sample) for every answer of the log, in the canonical order."""
+    log = _read_inspect_log(path)
+    task = log.eval.task.rsplit("/", 1)[-1]
+    pairs = []
+    for sample in log.samples or []:
+        metadata = {"task": task, **sample.metadata}
+        item = inspect_item(metadata, sample.output.completion, model=model or log.eval.model, epoch=sample.epoch,
+                            sample_id=sample.id, sent=message_text(sample.input), source=str(path),
+                            where=f"{path}: sample {sample.id} epoch {sample.epoch}")
+        pairs.append((item, sample))
+    return sorted(pairs, key=lambda pair: inspect_order(pair[0].meta))
+
+
+def read_inspect_items(path: str | Path, model: str | None = None) -> list[JudgeItem]:
+    """One judge item per answer of a finished Inspect log; ``model`` overrides the log's model."""
+    return [item for item, _ in _inspect_pairs(Path(path), model)]
+
+
+def read_inspect_judged(path: str | Path) -> list[dict[str, Any]]:
+    """The judged rows of an Inspect log scored by the emc scorer (``emc_bench/emc_judge``): the
+    rows ``emc-bench judge`` writes for the same answers, with the verdicts the scorer recorded."""
+    path = Path(path)
+    rows = []
+    for item, sample in _inspect_pairs(path, None):
+        score = (sample.scores or {}).get(INSPECT_SCORER)
+        verdict = (score.metadata or {}).get("verdict") if score is not None else None
+        if not isinstance(verdict, dict):
+            raise SpecError(f"{path}: sample {sample.id} epoch {sample.epoch}", f"scores.{INSPECT_SCORER}",
+                            "not judged by the emc scorer (run with a judge, or emc-bench judge the log first)")
+        rows.append({**item.meta, "question": item.question, "answer": item.answer,
+                     **{field: verdict.get(field) for field in VERDICT_FIELDS}})
     return rows
