@@ -27,6 +27,7 @@ COMMANDS = [
     "publish",
     "judge",
     "report",
+    "submit",
     "leaderboard",
 ]
 
