@@ -161,7 +161,7 @@ def ingest(paths: Sequence[str | Path], results: str | Path, judging: Judging, *
 
 def _ingest_one(path: Path, opened: Opened, results: Path, table: list[dict[str, Any]], judging: Judging,
                 reference_of, limits: Limits) -> Outcome:
-    sha = read_submission_json(opened, limits)[1] if opened.root is not None and not opened.reasons else None
+    sha = read_submission_json(opened, limits)[1] if opened.root is not None else None
     if sha and judging.done_before(table, sha) and (results / SUBMISSIONS / sha).is_dir():
         return Outcome(str(path), sha, "unchanged", f"already ingested with judge {judging.settings.judge} (prompts "
                                                     f"{prompt_version()}, EM {judging.definition}): nothing to do")
