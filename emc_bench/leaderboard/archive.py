@@ -81,7 +81,7 @@ class _Tally:
             self.reasons.append(f"{self.total:,} bytes in all, above the limit of {self.limits.max_total_bytes:,}")
 
 
-def scan_folder(root: Path, limits: Limits) -> Opened:
+def scan_folder(root: Path, limits: Limits = Limits()) -> Opened:
     """The files of a bundle folder, checked in place (nothing is followed or read)."""
     opened = Opened(root)
     tally = _Tally(limits, opened.reasons)
