@@ -200,8 +200,9 @@ def _judge_and_append(items, submission: Submission, sha: str, source: str, resu
         raise
     table.extend(rows)
     triggers = ", ".join(sorted(str(r["trigger_id"]) for r in rows))
+    judge = f"{rows[0]['judge']} (prompts {rows[0]['judge_prompt_version']}, {rows[0]['judge_scoring']})"
     return Outcome(source, sha, "accepted", f"{submission.metadata.model_id}: {len(items)} answers, {calls} judge calls "
-                   f"made, {len(rows)} rows ({triggers}) by {judging.settings.judge}", calls=calls, rows=len(rows))
+                   f"made, {len(rows)} rows ({triggers}) by {judge}", calls=calls, rows=len(rows))
 
 
 def stored_submissions(results: Path) -> list[Path]:
