@@ -236,6 +236,22 @@ def test_ingest_without_data_reads_the_local_build_eval_used(first, server, bund
     assert "0 judge calls made, 3 rows" in done.stdout
 
 
+def test_a_full_build_of_the_same_release_is_an_equal_reference(first, server, bundle, lb_builders, tmp_path):  # noqa: F811
+    """The run read an eval-only local build; the maintainer checks against a full build (training
+    configs too: another manifest, the same suite rows)."""
+    from emc_bench.library import Library
+    from emc_bench.release import build_release
+
+    _, cache, _, _ = first
+    full = tmp_path / "mini"
+    build_release("mini", full, library=Library((lb_builders,)), progress=False, leakage_gate=False)
+    assert (full / "manifest.json").read_bytes() != (bundle / "release" / "manifest.json").read_bytes()
+    code, out, err = ingest_cli(server, tmp_path / "results", cache, full, lb_builders, bundle)
+    assert code == 0, err
+    assert {r["release_manifest_sha256"] for r in read_results(tmp_path / "results")} == \
+        {read_json(bundle / "submission.json")["run"]["release"]["manifest_sha256"]}, "the rows name what the run read"
+
+
 def test_a_rejected_submission_adds_nothing_beside_an_accepted_one(first, server, bundle, reference,  # noqa: F811
                                                                    lb_builders, tmp_path):
     _, cache, _, _ = first

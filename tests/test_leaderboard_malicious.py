@@ -142,6 +142,35 @@ def limit_in_results_only(folder: Path) -> Path:
     return folder
 
 
+def drop_release_manifest(folder: Path) -> Path:
+    (folder / "release" / "manifest.json").unlink()
+    rehash(folder)
+    return folder
+
+
+def _release_manifest(folder: Path, edit, reseal: bool) -> Path:
+    from emc_bench.manifest import SELF_HASH, manifest_sha256
+
+    path = folder / "release" / "manifest.json"
+    manifest = read_json(path)
+    edit(manifest)
+    if reseal:  # recompute its self hash, and name the new manifest in the run record
+        manifest[SELF_HASH] = manifest_sha256(manifest)
+    write_json(path, manifest)
+    rehash(folder)
+    import hashlib
+
+    return edit_run(release__manifest_sha256=hashlib.sha256(path.read_bytes()).hexdigest())(folder)
+
+
+def edited_release_manifest(folder: Path) -> Path:
+    return _release_manifest(folder, lambda m: m.update(description="another release"), reseal=False)
+
+
+def release_of_another_spec(folder: Path) -> Path:
+    return _release_manifest(folder, lambda m: m.update(spec_hash="0" * 64), reseal=True)
+
+
 def drop_task(folder: Path) -> Path:
     samples_file(folder, TASK).unlink()
     rehash(folder)
@@ -315,7 +344,10 @@ KINDS = {
     "wrong suite version": (edit_run(suite__version="0.0.2"), "run.suite.version: 0.0.2, the suite is at 0.0.1"),
     "another suite": (edit_run(suite__name="core"), "run.suite.name: 'core', the leaderboard's suite is 'standard'"),
     "wrong release manifest sha": (edit_run(release__manifest_sha256="0" * 64), "run.release.manifest_sha256: not "
-                                                                                "the sha256 of the reference release"),
+                                                                                "the sha256 of release/manifest.json"),
+    "release manifest left out": (drop_release_manifest, "files: no release/manifest.json"),
+    "release manifest edited": (edited_release_manifest, "release/manifest.json: edited after the build"),
+    "release of another spec": (release_of_another_spec, "release/manifest.json: spec_hash: \"0000"),
     "wrong release version": (edit_run(release__version="9.9.9"), "run.release.version: 9.9.9, the release is 0.0.1"),
     "release named by a path": (edit_run(release__name="../../etc/spec.yaml"),
                                 "run.release.name: '../../etc/spec.yaml' is not a release name"),

@@ -25,7 +25,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_bundle_holds_every_generation_the_run_record_and_the_metadata(bundle, real_run):  # noqa: F811
+def test_the_bundle_holds_every_generation_the_run_record_and_the_metadata(bundle, real_run, reference):  # noqa: F811
     document = read_json(bundle / "submission.json")
     files = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     assert files == {*document["files"], "submission.json"}
@@ -40,6 +40,8 @@ def test_the_bundle_holds_every_generation_the_run_record_and_the_metadata(bundl
                   for line in p.open())
     assert answers == ANSWERS
     assert (bundle / "self_judged" / "judged.jsonl").read_bytes() == (real_run / "judged.jsonl").read_bytes()
+    assert (bundle / "release" / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes(), \
+        "the manifest of the release folder the run read"
 
     record = read_json(real_run / "run.json")
     results = read_json(next((real_run / "lm_eval").rglob("results_*.json")))

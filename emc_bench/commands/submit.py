@@ -51,7 +51,8 @@ def add_parser(sub) -> None:
         p.add_argument(flag, dest=f"meta_{field}", metavar=field.split("_")[-1].upper(), help=text)
     p.add_argument("--no-self-judged", action="store_true",
                    help="leave the run's own verdicts (judged.jsonl) and the .eval_results entries out")
-    p.add_argument("--data", type=Path, help="the release folder the run read (default: the local build "
+    p.add_argument("--data", type=Path, help="the release folder to check against, and the one the run read "
+                                             "when lm-eval's results do not say (default: the local build "
                                              "emc-bench eval uses)")
     p.add_argument("--open-pr", type=repo_id, metavar="ORG/NAME",
                    help="open a pull request adding the bundle to this submissions dataset repo (HF_TOKEN)")
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         return references[release]
 
     try:
-        checked, note = write_bundle(args.run_dir, args.out, metadata, reference_of,
+        checked, note = write_bundle(args.run_dir, args.out, metadata, reference_of, data=args.data,
                                      self_judged=not args.no_self_judged)
     except Rejected as err:
         print(f"error: {args.run_dir}: not a valid leaderboard submission ({len(err.reasons)} problems); nothing "

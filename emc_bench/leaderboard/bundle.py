@@ -5,6 +5,7 @@ A bundle is a folder (or a ``.tar.gz`` / ``.tgz`` / ``.tar`` / ``.zip`` of one) 
     submission.json                       metadata, run record, and every other file's sha256 and size
     generations/samples_<task>_<date>.jsonl   lm-eval samples: every generation, one file per task
     generations/results_<date>.json       lm-eval results (chat template sha, limit, config)
+    release/manifest.json                 the manifest of the release folder the run read
     self_judged/judged.jsonl              optional: the submitter's own verdicts (never scored)
     model_repo/.eval_results/emc-bench.yaml   optional: the Hub eval-results entries for the model repo
 
@@ -34,6 +35,7 @@ from .results import MODEL_TYPES
 FORMAT = "emc-bench-submission/1"
 SUBMISSION_JSON = "submission.json"
 GENERATIONS = "generations"
+RELEASE_MANIFEST = "release/manifest.json"
 SELF_JUDGED = "self_judged/judged.jsonl"
 EVAL_RESULTS = "model_repo/.eval_results/emc-bench.yaml"
 # lm-eval's file names: samples_<task>_<date>.jsonl and results_<date>.json
@@ -50,16 +52,18 @@ class Limits:
     max_file_bytes: int = 64 << 20
     max_total_bytes: int = 1 << 30
     max_answer_chars: int = 32_000
-    max_json_bytes: int = 1 << 20  # submission.json and each lm-eval results file
+    max_json_bytes: int = 4 << 20  # submission.json, the release manifest, each lm-eval results file
 
 
 def bundle_path_role(path: str) -> str | None:
-    """What a relative path in a bundle is (``submission``, ``samples``, ``results``, ``self_judged``,
-    ``eval_results``), or None when a bundle may not hold it."""
+    """What a relative path in a bundle is (``submission``, ``samples``, ``results``,
+    ``release_manifest``, ``self_judged``, ``eval_results``), or None when a bundle may not hold it."""
     if path == SUBMISSION_JSON:
         return "submission"
     if path == SELF_JUDGED:
         return "self_judged"
+    if path == RELEASE_MANIFEST:
+        return "release_manifest"
     if path == EVAL_RESULTS:
         return "eval_results"
     folder, _, name = path.partition("/")

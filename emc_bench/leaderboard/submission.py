@@ -2,7 +2,8 @@
 
 :func:`write_bundle` copies every generation of an ``emc-bench eval`` run (the newest lm-eval
 samples file of each task, and the results files beside them), its run record (plus the chat
-template's sha256 from lm-eval's results), the submitter's metadata and, unless left out, the
+template's sha256 from lm-eval's results), the manifest of the release folder it read, the
+submitter's metadata and, unless left out, the
 run's own verdicts (``judged.jsonl``) into a bundle (:mod:`.bundle`); runs the maintainer's
 validator on it (:func:`.validate.check_submission`); and only then moves it to ``--out`` in
 one rename. From the self-judged verdicts it also writes the Hub eval-results entries for the
@@ -26,8 +27,8 @@ from .. import names
 from ..version import __version__
 from ..errors import SpecError
 from .archive import scan_folder
-from .bundle import (EVAL_RESULTS, FORMAT, GENERATIONS, METADATA_FIELDS, SELF_JUDGED, SUBMISSION_JSON, Limits,
-                     Metadata, canonical_sha256)
+from .bundle import (EVAL_RESULTS, FORMAT, GENERATIONS, METADATA_FIELDS, RELEASE_MANIFEST, SELF_JUDGED,
+                     SUBMISSION_JSON, Limits, Metadata, canonical_sha256)
 from .validate import Checked, check_submission
 
 SUBMISSIONS_PREFIX = "submissions"  # the folder of the submissions dataset repo holding one bundle per sha256
@@ -68,6 +69,28 @@ def run_files(run_dir: Path) -> tuple[dict[str, Any], list[Path], list[Path]]:
         if beside not in results:
             results.append(beside)
     return record, samples, results
+
+
+def release_folder(record: Mapping[str, Any], results: Sequence[Path], given: Sequence[Path]) -> Path:
+    """The release folder the run read: the first of ``given`` and of the folders lm-eval's results
+    name (task metadata ``data``) whose manifest has the sha256 the run record names."""
+    from ..manifest import sha256_file
+
+    wanted = (record.get("release") or {}).get("manifest_sha256")
+    candidates = list(given)
+    for path in results:
+        try:
+            configs = json.loads(path.read_text(encoding="utf-8")).get("configs") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        candidates += [Path(c["metadata"]["data"]) for c in configs.values()
+                       if isinstance(c, dict) and isinstance(c.get("metadata"), dict) and c["metadata"].get("data")]
+    for folder in dict.fromkeys(candidates):
+        manifest = folder / names.MANIFEST
+        if manifest.is_file() and sha256_file(manifest) == wanted:
+            return folder
+    raise SpecError("--data", None, f"no release folder at hand has the manifest the run read (sha256 {wanted}): "
+                    "pass the folder it read as --data")
 
 
 def chat_template_sha(results: Sequence[Path]) -> str | None:
@@ -196,15 +219,18 @@ def _copy(source: Path, target: Path) -> None:
     os.chmod(target, 0o644)
 
 
-def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, self_judged: bool = True,
-                 limits: Limits = Limits(), today: str | None = None) -> tuple[Checked, str]:
+def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, data: Path | None = None,
+                 self_judged: bool = True, limits: Limits = Limits(), today: str | None = None) -> tuple[Checked, str]:
     """Write the bundle of ``run_dir`` to ``out`` (which must not exist) once it validates; return
-    the validator's outcome and a line about the eval-results entries. :class:`Rejected` when the
+    the validator's outcome and a line about the eval-results entries. ``data`` is the release
+    folder the run read when it is not where lm-eval's results say. :class:`Rejected` when the
     validator refuses it (then nothing is written)."""
     from ..manifest import sha256_file
 
     run_dir, out = Path(run_dir), Path(out)
     record, samples, results = run_files(run_dir)
+    reference = _try_reference(reference_of, record)
+    release = release_folder(record, results, [p for p in (data, reference.folder if reference else None) if p])
     if out.exists():
         raise SpecError("--out", None, f"{out} already exists: remove it or choose another folder")
     when = today or date.today().isoformat()
@@ -213,11 +239,11 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
     try:
         for path in [*samples, *results]:
             _copy(path, staging / GENERATIONS / path.name)
+        _copy(release / names.MANIFEST, staging / RELEASE_MANIFEST)
         judged = run_dir / "judged.jsonl"
         note = "no .eval_results entries: " + ("--no-self-judged" if not self_judged else f"no {judged.name} in the run")
         if self_judged and judged.is_file():
             _copy(judged, staging / SELF_JUDGED)
-            reference = _try_reference(reference_of, record)
             entries, why = _self_judged_entries(judged, record, metadata, reference.hub if reference else None, when)
             if entries:
                 import yaml
@@ -260,7 +286,6 @@ def _try_reference(reference_of, record: Mapping[str, Any]):
 def open_pull_request(bundle: Path, repo: str, checked: Checked, api: Any = None) -> str:
     """Propose ``bundle`` as ``submissions/<sha256>/`` of the dataset repo ``repo``; return the PR's URL."""
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     api = api or HfApi()
     meta = checked.submission.metadata
@@ -270,6 +295,7 @@ def open_pull_request(bundle: Path, repo: str, checked: Checked, api: Any = None
                                    commit_message=f"Submission: {meta.model_id} ({checked.sha256[:12]})",
                                    commit_description=f"Made with emc-bench {__version__} submit; "
                                                       f"{len(checked.items)} answers.")
-    except HfHubHTTPError as err:
-        raise SpecError("--open-pr", None, f"{repo}: {str(err).splitlines()[0]} (the bundle stays in {bundle})") from None
+    except Exception as err:  # HTTP errors, refused connections, a missing token: one line, the bundle kept
+        shown = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SpecError("--open-pr", None, f"{repo}: {shown} (the bundle stays in {bundle})") from None
     return commit.pr_url or commit.commit_url

@@ -9,9 +9,12 @@ per line, rather than stopping at the first:
   not hold; ``submission.json`` valid against :class:`~.bundle.Submission`;
 - the model's identity: model id, a revision or a folder fingerprint, the chat template's sha256,
   the adapter's sha256 (and base model) for an adapter;
-- the protocol: the run names the release, its version and the sha256 of its manifest exactly as
-  the reference release has them (``--data``, or the local build ``emc-bench eval`` uses), the
-  leaderboard's suite at its version, every task and trigger of the suite, no ``limit``, and the
+- the release: the manifest of the release folder the run read is in the bundle, has the sha256
+  the run record names, is unedited (its ``self_sha256``), and was built from the reference
+  release's spec (name, version, spec hash, builder version, seed); the reference is ``--data``
+  or the local build ``emc-bench eval`` makes by default. (A full build and an eval-only build of
+  one spec have different manifests and the same suite rows: both are accepted.)
+- the protocol: the leaderboard's suite at its version, every task and trigger of the suite, no ``limit``, and the
   generation settings of the release spec (samples, tokens, temperature, top_p), in the run record,
   in lm-eval's results and in every sample's request;
 - the documents: every document of every task present once, each equal, field by field (prompt,
@@ -40,10 +43,12 @@ from ..errors import SpecError
 from ..evaldata import fold_system
 from ..judge.records import JudgeItem
 from .archive import Opened
-from .bundle import (SAMPLES_NAME, SUBMISSION_JSON, Limits, Submission, bundle_path_role, canonical_sha256,
-                     parse_submission)
+from .bundle import (RELEASE_MANIFEST, SAMPLES_NAME, SUBMISSION_JSON, Limits, Submission, bundle_path_role,
+                     canonical_sha256, parse_submission)
 
 LEADERBOARD_SUITE = names.DEFAULT_SUITE
+# What a release manifest shares with every other build of the same release spec.
+RELEASE_IDENTITY = ("name", "version", "spec_hash", "builder_version", "seed")
 MAX_REASONS = 200
 _RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -92,6 +97,7 @@ class Reference:
     name: str
     version: str
     manifest_sha256: str
+    manifest: dict[str, Any]
     folder: Path
     suite: str
     suite_version: str
@@ -141,7 +147,7 @@ def load_reference(release: str, library=None, data: Path | None = None,
         raise SpecError(folder / names.MANIFEST, "configs", f"has no {names.suite_config(suite)!r} config")
     chosen = spec.suites[suite]
     return Reference(name=spec.name, version=spec.version, manifest_sha256=sha256_file(folder / names.MANIFEST),
-                     folder=folder, suite=suite, suite_version=chosen.version, samples=chosen.samples,
+                     manifest=read_manifest(folder), folder=folder, suite=suite, suite_version=chosen.version, samples=chosen.samples,
                      generation=spec.generation.model_dump(), triggers=sorted(suite_triggers(loaded, suite)),
                      tasks=task_metadata(release, library, suites=[suite]),
                      hub=spec.hub.model_dump() if spec.hub else None)
@@ -201,6 +207,7 @@ def check_submission(opened: Opened, reference_of, limits: Limits = Limits()) ->
         _check_identity(submission, reasons)
         reference = _reference(submission, reference_of, reasons)
         if reference is not None:
+            _check_release(opened, submission, reference, limits, reasons)
             _check_protocol(submission, reference, reasons)
             samples = _check_samples(opened, submission, reference, limits, reasons)
             _check_results(opened, submission, reasons, limits)
@@ -218,7 +225,8 @@ def check_files(opened: Opened, submission: Submission, reasons: Reasons) -> Non
         role = bundle_path_role(path)
         if role in (None, "submission"):
             reasons.add(f"{SUBMISSION_JSON}: files.{path}: not a file a bundle holds (generations/samples_*.jsonl, "
-                        "generations/results_*.json, self_judged/judged.jsonl, model_repo/.eval_results/emc-bench.yaml)")
+                        "generations/results_*.json, release/manifest.json, self_judged/judged.jsonl, "
+                        "model_repo/.eval_results/emc-bench.yaml)")
         elif path not in opened.files:
             reasons.add(f"{path}: missing (listed in {SUBMISSION_JSON})")
         elif opened.files[path] != entry.bytes:
@@ -271,13 +279,45 @@ def _reference(submission: Submission, reference_of, reasons: Reasons) -> Refere
         return None
 
 
+def _check_release(opened: Opened, submission: Submission, reference: Reference, limits: Limits,
+                   reasons: Reasons) -> None:
+    """The manifest of the release folder the run read: the one the run names, unedited, of the
+    reference release's spec."""
+    from ..manifest import SELF_HASH, manifest_sha256
+
+    entry = submission.files.get(RELEASE_MANIFEST)
+    if entry is None:
+        reasons.add(f"{SUBMISSION_JSON}: files: no {RELEASE_MANIFEST} (the manifest of the release folder the run read)")
+        return
+    if entry.sha256 != submission.run.release.manifest_sha256:
+        reasons.add(f"{SUBMISSION_JSON}: run.release.manifest_sha256: not the sha256 of {RELEASE_MANIFEST}, the "
+                    "manifest of the release the run read")
+    if entry.bytes > limits.max_json_bytes:
+        reasons.add(f"{RELEASE_MANIFEST}: {entry.bytes:,} bytes, above the limit of {limits.max_json_bytes:,}")
+        return
+    try:
+        manifest = json.loads((opened.root / RELEASE_MANIFEST).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        reasons.add(f"{RELEASE_MANIFEST}: not JSON ({err})")
+        return
+    if not isinstance(manifest, dict):
+        reasons.add(f"{RELEASE_MANIFEST}: not a release manifest")
+        return
+    if manifest.get(SELF_HASH) != manifest_sha256(manifest):
+        reasons.add(f"{RELEASE_MANIFEST}: edited after the build (its content does not match its {SELF_HASH})")
+    for key in RELEASE_IDENTITY:
+        if manifest.get(key) != reference.manifest.get(key):
+            shown = json.dumps(manifest.get(key))[:80]
+            reasons.add(f"{RELEASE_MANIFEST}: {key}: {shown}, the reference release's is "
+                        f"{json.dumps(reference.manifest.get(key))[:80]} (not a build of the same release spec)")
+    if names.suite_config(reference.suite) not in (manifest.get("configs") or {}):
+        reasons.add(f"{RELEASE_MANIFEST}: configs: no {names.suite_config(reference.suite)} config")
+
+
 def _check_protocol(submission: Submission, reference: Reference, reasons: Reasons) -> None:
     run, where = submission.run, f"{SUBMISSION_JSON}: run"
     if run.release.version != reference.version:
         reasons.add(f"{where}.release.version: {run.release.version}, the release is {reference.version}")
-    if run.release.manifest_sha256 != reference.manifest_sha256:
-        reasons.add(f"{where}.release.manifest_sha256: not the sha256 of the reference release's manifest.json "
-                    f"({reference.manifest_sha256[:12]}...): run on that release")
     if run.suite.name != reference.suite:
         reasons.add(f"{where}.suite.name: {run.suite.name!r}, the leaderboard's suite is {reference.suite!r}")
     elif run.suite.version != reference.suite_version:
