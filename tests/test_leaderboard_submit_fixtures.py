@@ -6,16 +6,19 @@ The test release is ``mini`` (tests/data/builders) with two additions in a copy:
 settings allow 8 new tokens (so that the tiny model answers the whole suite in seconds while the
 run still follows the release's protocol), and it names Hub repos (for the eval-results entries).
 The run's own judge is a local OpenAI-compatible server (tests/fake_openai_server.py) over real HTTP.
+Under pytest-xdist the workers of one session share the run (made once, under a file lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,20 +35,38 @@ SUITE_TASKS = 16  # emc_none and 5 conditions x 3 triggers
 ANSWERS = 96  # 48 prompts x 2 samples
 
 
+@contextmanager
+def shared(tmp_path_factory, name: str):
+    """A folder of this test session shared by its xdist workers, held under a lock while in use."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    with open(root / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield root / name
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def lb_builders(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("lb-builders") / "builders"
-    shutil.copytree(TEST_BUILDERS, folder)
-    spec = folder / "releases" / "mini.yaml"
-    spec.write_text(spec.read_text() + "generation: {max_gen_toks: 8, temperature: 1.0, top_p: 1.0}\n"
-                    f"hub: {{eval_repo: {EVAL_REPO}, train_repo: emc-bench/mini-train, revision: {TAG}}}\n")
+    with shared(tmp_path_factory, "lb-builders") as folder:
+        if not folder.is_dir():
+            staging = folder.with_name(f".{folder.name}.staging")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(TEST_BUILDERS, staging)
+            spec = staging / "releases" / "mini.yaml"
+            spec.write_text(spec.read_text() + "generation: {max_gen_toks: 8, temperature: 1.0, top_p: 1.0}\n"
+                            f"hub: {{eval_repo: {EVAL_REPO}, train_repo: emc-bench/mini-train, revision: {TAG}}}\n")
+            staging.rename(folder)
     return folder
 
 
 @pytest.fixture(scope="session")
 def lb_env(tmp_path_factory) -> dict[str, str]:
     """The environment of the commands run in subprocesses: their own cache, a test key."""
-    cache = tmp_path_factory.mktemp("lb-cache")
+    with shared(tmp_path_factory, "lb-cache") as cache:
+        cache.mkdir(exist_ok=True)
     return {**os.environ, "EMC_BENCH_CACHE": str(cache), "OPENAI_API_KEY": "test-key", "HF_HUB_OFFLINE": "1",
             "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
@@ -61,9 +82,14 @@ def eval_run(builders: Path, model: Path, out: Path, env: dict[str, str], *extra
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory, lb_builders, lb_env, tiny_model_dir) -> Path:
     """``emc-bench eval`` of the tiny model on every document of the standard suite, self-judged."""
-    out = tmp_path_factory.mktemp("lb-run") / "run"
-    done = eval_run(lb_builders, tiny_model_dir, out, lb_env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    with shared(tmp_path_factory, "lb-run") as root:
+        out = root / "run"
+        if not (root / "done").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            done = eval_run(lb_builders, tiny_model_dir, out, lb_env)
+            assert done.returncode == 0, done.stderr[-3000:]
+            (root / "done").write_text("ok\n")
     return out
 
 
