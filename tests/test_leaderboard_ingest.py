@@ -225,6 +225,18 @@ def test_rejudge_adds_another_judges_rows_and_keeps_the_first(first, server, tmp
     assert code == 0 and "6 rows on 2 boards" in out
 
 
+def test_rejudge_refuses_a_damaged_stored_copy(first, server, bundle, tmp_path):  # noqa: F811
+    results, cache, _, _ = first
+    results = copy_results(results, tmp_path / "results")
+    stored = results / "submissions" / bundle_sha(bundle)
+    samples_file(stored, "emc_none").write_text("{}\n")
+    before, parts = server.calls, sorted(results.glob("part-*.parquet"))
+    code, out, err = run("leaderboard", "rejudge", "--results", str(results), "--judge", OTHER, "--base-url",
+                         server.base_url, "--cache", str(cache), "--no-progress")
+    assert code == 1 and "the stored copy is damaged" in err and "submission.json lists" in err
+    assert server.calls == before and sorted(results.glob("part-*.parquet")) == parts
+
+
 def test_ingest_without_data_reads_the_local_build_eval_used(first, server, bundle, lb_builders, lb_env, tmp_path):  # noqa: F811
     """As a maintainer runs it: a fresh process, no --data."""
     _, cache, _, _ = first

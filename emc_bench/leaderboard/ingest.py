@@ -62,7 +62,7 @@ class Judging:
     definition: str = metrics.DEFAULT_DEFINITION
     calibration: dict[str, Any] | None = None
     progress: bool = True
-    _checked: bool = False
+    preflown: bool = field(default=False, init=False, repr=False)  # the judge's preflight passed in this run
 
     def check_calibration(self) -> None:
         """The calibration, if any, is a fit one of this judge and its prompts (its scoring is
@@ -83,10 +83,11 @@ class Judging:
     def rows(self, items, submission: Submission, sha256: str, source: str) -> tuple[list[dict[str, Any]], int, str | None]:
         """(results rows, calls made, problem): judge ``items`` and profile them."""
         with VerdictCache(self.settings.cache_path) as cache:
-            calls = len(plan(items, self.settings, cache).to_make)
-        if calls and not self._checked:
+            work = plan(items, self.settings, cache)
+        calls = len(work.to_make)
+        if (calls or work.scoring is None) and not self.preflown:  # a call is coming: seconds to check it can
             preflight(self.settings)
-            self._checked = True
+            self.preflown = True
         results = judge_items(items, self.settings, progress=self.progress)
         failed = sum(r.status != "ok" for r in results)
         if failed:

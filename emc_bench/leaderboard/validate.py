@@ -147,7 +147,8 @@ def load_reference(release: str, library=None, data: Path | None = None,
         raise SpecError(folder / names.MANIFEST, "configs", f"has no {names.suite_config(suite)!r} config")
     chosen = spec.suites[suite]
     return Reference(name=spec.name, version=spec.version, manifest_sha256=sha256_file(folder / names.MANIFEST),
-                     manifest=read_manifest(folder), folder=folder, suite=suite, suite_version=chosen.version, samples=chosen.samples,
+                     manifest=read_manifest(folder), folder=folder, suite=suite, suite_version=chosen.version,
+                     samples=chosen.samples,
                      generation=spec.generation.model_dump(), triggers=sorted(suite_triggers(loaded, suite)),
                      tasks=task_metadata(release, library, suites=[suite]),
                      hub=spec.hub.model_dump() if spec.hub else None)
