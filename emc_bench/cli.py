@@ -28,6 +28,7 @@ COMMANDS = [
     "publish",
     "judge",
     "report",
+    "submit",
     "leaderboard",
     "results_yaml",
 ]
