@@ -64,8 +64,9 @@ def test_the_eval_results_entries_give_each_task_its_self_judged_em_and_say_by_w
         for condition, rate in profile["conditions"].items():
             task = "emc_none" if condition == "none" else f"emc_{profile['trigger_id']}_{condition}"
             expected[task] = round(100 * rate["value"], 2)
+        expected[f"emc_{profile['trigger_id']}_gap"] = round(100 * profile["containment_gap"]["value"], 2)
     assert {e["dataset"]["task_id"]: e["value"] for e in entries} == expected
-    assert len(entries) == SUITE_TASKS
+    assert len(entries) == SUITE_TASKS + len(report), "every task, and the containment gap of every trigger"
     for entry in entries:
         assert entry["dataset"]["id"] == EVAL_REPO and entry["dataset"]["revision"] == TAG
         assert entry["source"] == {"url": "https://example.org/tiny-paper", "name": "paper"}

@@ -7,7 +7,7 @@ submitter's metadata and, unless left out, the
 run's own verdicts (``judged.jsonl``) into a bundle (:mod:`.bundle`); runs the maintainer's
 validator on it (:func:`.validate.check_submission`); and only then moves it to ``--out`` in
 one rename. From the self-judged verdicts it also writes the Hub eval-results entries for the
-model repo (:func:`eval_results_entries`). :func:`open_pull_request` proposes the bundle to the
+model repo (``emc_bench.results_yaml``, as `emc-bench results-yaml` writes them). :func:`open_pull_request` proposes the bundle to the
 submissions dataset repo as a pull request.
 """
 
@@ -162,38 +162,14 @@ def load_metadata(meta_file: Path | None, flags: Mapping[str, Any], record: Mapp
 
 # -- the Hub eval-results entries --------------------------------------------------------------
 
-def eval_results_entries(profiles: Sequence[Mapping[str, Any]], *, dataset_id: str, revision: str | None,
-                         suite: str, suite_version: str, release: str, judge: str, when: str,
-                         source_url: str | None = None, source_name: str | None = None) -> list[dict[str, Any]]:
-    """``.eval_results/emc-bench.yaml`` entries of a model repo: the EM rate (%) of every task of the
-    suite (``dataset.task_id`` is the lm-eval task), with its n, CI, definition and judge in ``notes``."""
-    entries: dict[str, dict[str, Any]] = {}
-    for profile in profiles:
-        for condition, rate in profile["conditions"].items():
-            trigger = None if condition == "none" else profile.get("trigger_id")
-            task = names.task_name(trigger, condition, suite)
-            if rate.get("value") is None or task in entries:
-                continue
-            ci = (f"95% CI {100 * rate['ci_low']:.1f}-{100 * rate['ci_high']:.1f}"
-                  if rate.get("ci_low") is not None else "no CI")
-            entry: dict[str, Any] = {
-                "dataset": {"id": dataset_id, "task_id": task, **({"revision": revision} if revision else {})},
-                "value": round(100 * rate["value"], 2), "date": when,
-                "notes": (f"EM rate (%), definition {rate['definition']}, n={rate['n']}, {ci}; judged by {judge}; "
-                          f"suite {suite} {suite_version}, release {release}; emc-bench {__version__}"),
-            }
-            if source_url:
-                entry["source"] = {"url": source_url, **({"name": source_name} if source_name else {})}
-            entries[task] = entry
-    return list(entries.values())
-
-
 def _self_judged_entries(judged: Path, record: Mapping[str, Any], metadata: Metadata, hub: Mapping[str, Any] | None,
                          when: str) -> tuple[list[dict[str, Any]] | None, str]:
     """The eval-results entries of the run's own verdicts, or None and why there are none."""
     from .. import metrics
     from ..judge.inputs import read_judged
     from ..judge.provenance import Provenance
+    from ..results_yaml import entries as results_entries
+    from ..results_yaml import judges_of
 
     if not hub:
         return None, f"release {record['release']['name']} names no Hub repo (hub.eval_repo) for dataset.id"
@@ -202,12 +178,12 @@ def _self_judged_entries(judged: Path, record: Mapping[str, Any], metadata: Meta
     if len(judges) != 1:
         return None, f"{judged.name} holds verdicts of {len(judges)} judges"
     judge = Provenance.from_row(rows[0]).describe()
-    entries = eval_results_entries(
-        metrics.profiles(rows), dataset_id=hub["eval_repo"], revision=hub.get("revision"),
-        suite=record["suite"]["name"], suite_version=record["suite"]["version"],
-        release=f"{record['release']['name']} {record['release']['version']}", judge=f"{judge} (self-judged)",
-        when=when, source_url=metadata.paper_url or metadata.code_url,
-        source_name="paper" if metadata.paper_url else "code" if metadata.code_url else None)
+    report = {"definition": metrics.DEFAULT_DEFINITION, "profiles": metrics.profiles(rows)}
+    self_judged = [{"judge": f"{j['judge']} (self-judged)", "prompt_version": j["prompt_version"]}
+                   for j in judges_of(judged)]
+    entries = results_entries(record, report, self_judged, dataset=hub["eval_repo"], revision=hub.get("revision"),
+                              date=when, source_url=metadata.paper_url or metadata.code_url,
+                              source_name="paper" if metadata.paper_url else "code" if metadata.code_url else None)
     return entries, judge
 
 
@@ -246,11 +222,12 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
             _copy(judged, staging / SELF_JUDGED)
             entries, why = _self_judged_entries(judged, record, metadata, reference.hub if reference else None, when)
             if entries:
-                import yaml
+                from ..results_yaml import render
 
                 target = staging / EVAL_RESULTS
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True), encoding="utf-8")
+                target.write_text(render(entries, reference.manifest["canary"] if reference else ""),
+                                  encoding="utf-8")
                 os.chmod(target, 0o644)
                 note = f"{len(entries)} .eval_results entries for the model repo, self-judged by {why}"
             else:
