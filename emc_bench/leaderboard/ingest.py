@@ -81,7 +81,7 @@ class Judging:
                    and r["definition"] == self.definition for r in rows)
 
     def rows(self, items, submission: Submission, sha256: str, source: str) -> tuple[list[dict[str, Any]], int, str | None]:
-        """(results rows, calls made, problem): judge ``items`` and profile them."""
+        """(results rows, distinct uncached judge calls, problem): judge ``items`` and profile them."""
         with VerdictCache(self.settings.cache_path) as cache:
             work = plan(items, self.settings, cache)
         calls = len(work.to_make)
@@ -202,8 +202,8 @@ def _judge_and_append(items, submission: Submission, sha: str, source: str, resu
     table.extend(rows)
     triggers = ", ".join(sorted(str(r["trigger_id"]) for r in rows))
     judge = f"{rows[0]['judge']} (prompts {rows[0]['judge_prompt_version']}, {rows[0]['judge_scoring']})"
-    return Outcome(source, sha, "accepted", f"{submission.metadata.model_id}: {len(items)} answers, {calls} judge calls "
-                   f"made, {len(rows)} rows ({triggers}) by {judge}", calls=calls, rows=len(rows))
+    return Outcome(source, sha, "accepted", f"{submission.metadata.model_id}: {len(items)} answers, {calls} not cached "
+                   f"(distinct judge calls; retries not counted), {len(rows)} rows ({triggers}) by {judge}", calls=calls, rows=len(rows))
 
 
 def stored_submissions(results: Path) -> list[Path]:
