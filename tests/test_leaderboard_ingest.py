@@ -25,7 +25,7 @@ from test_leaderboard_submit_fixtures import (ANSWERS, BIN, MODEL_ID, PINNED, bu
 from emc_bench import metrics
 from emc_bench.cli import main
 from emc_bench.judge import JudgeSettings, prompt_version
-from emc_bench.leaderboard.ingest import Judging, ingest
+from emc_bench.leaderboard.ingest import Judging, held, ingest
 from emc_bench.leaderboard.results import read_results
 
 HOSTILE_ID = "<script>alert('submitted')</script>"
@@ -327,3 +327,20 @@ def test_a_calibration_is_cited_by_its_sha256_and_one_of_another_judge_is_refuse
     assert {r["calibration_id"] for r in read_results(tmp_path / "results")} == \
         {hashlib.sha256(fit.read_bytes()).hexdigest()}
 
+
+
+def test_a_second_ingest_into_a_folder_being_written_is_refused(first, server, hostile, reference, lb_builders,  # noqa: F811
+                                                               tmp_path):
+    """Two maintainers' ingests into one results folder at once would both append: the second
+    stops at once with one line, exit 2, and appends nothing."""
+    results, cache, _, _ = first
+    results = copy_results(results, tmp_path / "results")
+    rows_before = len(read_results(results))
+    with held(results):
+        code, out, err = ingest_cli(server, results, cache, reference, lb_builders, hostile)
+    assert code == 2 and "another ingest or rejudge is writing this results folder" in err
+    assert str(results / ".lock") in err and len(err.strip().splitlines()) == 1
+    assert len(read_results(results)) == rows_before
+    code, _, err = ingest_cli(server, results, cache, reference, lb_builders, hostile)
+    assert code == 0, err
+    assert len(read_results(results)) == rows_before + 3

@@ -16,13 +16,15 @@ one board per judge.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .. import metrics
 from ..errors import SpecError
@@ -35,6 +37,7 @@ from .validate import Reasons, check_files, check_submission, load_reference, re
 
 SUBMISSIONS = "submissions"
 REJECTED = "rejected"
+LOCK = ".lock"
 
 
 @dataclass
@@ -102,6 +105,22 @@ class Judging:
         return [rows_from_profile(p, meta, judge, source=source) for p in profiles], calls, None
 
 
+@contextlib.contextmanager
+def held(results: Path) -> Iterator[None]:
+    """Hold ``<results>/.lock`` for one ingest or rejudge; a second one at the same time is refused."""
+    results.mkdir(parents=True, exist_ok=True)
+    with open(results / LOCK, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SpecError(results / LOCK, None, "another ingest or rejudge is writing this results folder: "
+                                                  "wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _table(results: Path) -> list[dict[str, Any]]:
     return read_results(results) if results.is_dir() and any(results.glob(PART_GLOB)) else []
 
@@ -144,6 +163,11 @@ def ingest(paths: Sequence[str | Path], results: str | Path, judging: Judging, *
     """Validate, judge and append each submission in ``paths``; one :class:`Outcome` each."""
     results = Path(results)
     judging.check_calibration()
+    with held(results):
+        return _ingest_all(paths, results, judging, library, data, limits)
+
+
+def _ingest_all(paths, results: Path, judging: Judging, library, data, limits: Limits) -> list[Outcome]:
     table = _table(results)
     references: dict[str, Any] = {}
 
@@ -203,7 +227,8 @@ def _judge_and_append(items, submission: Submission, sha: str, source: str, resu
     triggers = ", ".join(sorted(str(r["trigger_id"]) for r in rows))
     judge = f"{rows[0]['judge']} (prompts {rows[0]['judge_prompt_version']}, {rows[0]['judge_scoring']})"
     return Outcome(source, sha, "accepted", f"{submission.metadata.model_id}: {len(items)} answers, {calls} not cached "
-                   f"(distinct judge calls; retries not counted), {len(rows)} rows ({triggers}) by {judge}", calls=calls, rows=len(rows))
+                   f"(distinct judge calls; retries not counted), {len(rows)} rows ({triggers}) by {judge}",
+                   calls=calls, rows=len(rows))
 
 
 def stored_submissions(results: Path) -> list[Path]:
@@ -217,9 +242,16 @@ def rejudge(results: str | Path, judging: Judging) -> list[Outcome]:
 
     results = Path(results)
     judging.check_calibration()
-    stored = stored_submissions(results)
-    if not stored:
+    if not stored_submissions(results):
         raise SpecError(results / SUBMISSIONS, None, "no stored submissions: ingest some first")
+    with held(results):
+        return _rejudge_all(results, judging)
+
+
+def _rejudge_all(results: Path, judging: Judging) -> list[Outcome]:
+    from ..judge.inputs import read_items
+
+    stored = stored_submissions(results)
     table = _table(results)
     outcomes = []
     for folder in stored:
