@@ -17,10 +17,8 @@ and makes no network call.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from .errors import SpecError
 from .hub_benchmark import EVAL_YAML
 from .paths import cards_dir
 from .manifest import SELF_HASH, read_manifest, sha256_file, verify_release, write_manifest
+from .judge.files import staged_folder
 from .names import CARD, MANIFEST, part_of
 from .train.layout import ADAPTER, CURVES_JSON, CURVES_PNG, RUN_JSON
 from .train.provenance import read_run
@@ -333,16 +332,8 @@ def stage_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
     target = Path(target)
     if target.exists():
         raise SpecError(target, None, "already exists: remove it or choose another --out")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staged_folder(target) as staging:
         fill(staging)
-        for folder in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            os.chmod(folder, 0o755)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

@@ -3,15 +3,18 @@ checked for writability before any expensive step."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import SpecError
 
 MODE = 0o644
+FOLDER_MODE = 0o755
 
 
 def check_writable(out: str | Path, flag: str = "--out", folder: bool = False) -> None:
@@ -61,3 +64,21 @@ def write_jsonl(rows: Iterable[dict], out: str | Path) -> None:
 
 def write_json(data, out: str | Path) -> None:
     write_text(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextlib.contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """A fresh folder beside ``target`` to fill; when the block ends without an error its folders
+    get mode 0755 and it becomes ``target`` in one rename, and on any error it is removed, so
+    ``target`` is whole or absent."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+        for folder in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
+            os.chmod(folder, FOLDER_MODE)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

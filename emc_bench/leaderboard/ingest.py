@@ -21,7 +21,6 @@ import fcntl
 import hashlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -29,7 +28,7 @@ from typing import Any, Iterator, Sequence
 from .. import metrics
 from ..errors import SpecError
 from ..judge import JudgeSettings, VerdictCache, judge_items, plan, preflight, prompt_version
-from ..judge.files import write_text
+from ..judge.files import MODE, staged_folder, write_text
 from .archive import Opened, open_submission, scan_folder
 from .bundle import SUBMISSION_JSON, Limits, Submission, bundle_path_role, parse_submission, results_meta
 from .results import PART_GLOB, append_rows, read_results, rows_from_profile
@@ -142,20 +141,12 @@ def store(opened: Opened, submission: Submission, target: Path) -> None:
     """Copy the bundle's files to ``target`` in one rename (kept as it is when it exists)."""
     if target.is_dir():
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staged_folder(target) as staging:
         for relative in [SUBMISSION_JSON, *submission.files]:
             destination = staging / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(opened.root / relative, destination)
-            os.chmod(destination, 0o644)
-        for folder in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            os.chmod(folder, 0o755)
-        os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            os.chmod(destination, MODE)
 
 
 def ingest(paths: Sequence[str | Path], results: str | Path, judging: Judging, *, library=None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from .. import names
 from ..version import __version__
 from ..errors import SpecError
+from ..judge.files import MODE, staged_folder
 from .archive import scan_folder
 from .bundle import (EVAL_RESULTS, FORMAT, GENERATIONS, METADATA_FIELDS, RELEASE_MANIFEST, SELF_JUDGED,
                      SUBMISSION_JSON, Limits, Metadata, canonical_sha256)
@@ -192,7 +192,7 @@ def _self_judged_entries(judged: Path, record: Mapping[str, Any], metadata: Meta
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
-    os.chmod(target, 0o644)
+    os.chmod(target, MODE)
 
 
 def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, data: Path | None = None,
@@ -210,9 +210,7 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
     if out.exists():
         raise SpecError("--out", None, f"{out} already exists: remove it or choose another folder")
     when = today or date.today().isoformat()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out) as staging:
         for path in [*samples, *results]:
             _copy(path, staging / GENERATIONS / path.name)
         _copy(release / names.MANIFEST, staging / RELEASE_MANIFEST)
@@ -228,7 +226,7 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(render(entries, reference.manifest["canary"] if reference else ""),
                                   encoding="utf-8")
-                os.chmod(target, 0o644)
+                os.chmod(target, MODE)
                 note = f"{len(entries)} .eval_results entries for the model repo, self-judged by {why}"
             else:
                 note = f"no .eval_results entries: {why}"
@@ -239,17 +237,11 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
                     "files": files}
         (staging / SUBMISSION_JSON).write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
-        os.chmod(staging / SUBMISSION_JSON, 0o644)
+        os.chmod(staging / SUBMISSION_JSON, MODE)
         checked = check_submission(scan_folder(staging, limits), reference_of, limits)
         if checked.reasons:
             raise Rejected(run_dir, checked.reasons)
         assert checked.sha256 == canonical_sha256(document)
-        for folder in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            os.chmod(folder, 0o755)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return checked, note
 
 
