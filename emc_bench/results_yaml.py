@@ -19,9 +19,7 @@ run's report (computed by :mod:`emc_bench.metrics`); nothing is recomputed here.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -160,17 +158,3 @@ def report_date(run: Path) -> str:
     """When the run's report was written (UTC, ISO 8601)."""
     stamp = (Path(run) / PROFILE).stat().st_mtime
     return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def write_text(text: str, out: Path) -> None:
-    """Write ``out`` through a temporary file (mode 0644), so it is never partial."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -20,10 +20,10 @@ from pathlib import Path
 import yaml
 
 from ..errors import SpecError
+from ..judge.files import write_text
 from ..specs import VARIANT_KINDS, load_release, load_trigger
 from . import score
 from .content import constructions, controls, release_canary, suites_like_v1
-from .render import write_atomic
 from .scan import Audit, Candidate
 
 MAX_PARAPHRASES = 15
@@ -187,8 +187,8 @@ def emit_trigger(candidate: Candidate, audit: Audit, builders: Path, *, base_url
         library.formats_path()
         trigger_path = builders / "triggers" / f"{trigger_id}.yaml"
         release_path = builders / "releases" / f"{release_name}.yaml"
-        write_atomic(trigger_path, staged_trigger.read_text(encoding="utf-8"))
-        write_atomic(release_path, staged_release.read_text(encoding="utf-8"))
+        write_text(trigger_path, staged_trigger.read_text(encoding="utf-8"))
+        write_text(release_path, staged_release.read_text(encoding="utf-8"))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Emitted(trigger_id, trigger_path, release_name, release_path, len(trigger.variant_list("paraphrase")),

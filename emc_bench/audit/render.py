@@ -9,31 +9,15 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from ..judge.files import write_text
 from ..version import __version__
 from . import cluster, score
 from .content import release_canary
 from .scan import MAX_WORDS, Audit, Candidate, Side
 
 TEXT_CHARS = 60
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder (mode 0644)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _short(text: str, size: int = TEXT_CHARS) -> str:
@@ -122,7 +106,7 @@ def to_json(audit: Audit, top: int | None = None) -> dict:
 
 
 def write_json(audit: Audit, path: Path) -> None:
-    write_atomic(path, json.dumps(to_json(audit), indent=1, ensure_ascii=False) + "\n")
+    write_text(path, json.dumps(to_json(audit), indent=1, ensure_ascii=False) + "\n")
 
 
 _CSS = """
@@ -208,4 +192,4 @@ cannot tell them apart; these are not scored).</p>
 
 
 def write_html(audit: Audit, path: Path, top: int | None = None) -> None:
-    write_atomic(path, to_html(audit, top))
+    write_text(path, to_html(audit, top))

@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import SpecError
     from ..resolve import resolve_release
-    from ..results_yaml import (RESULTS_DIR, RESULTS_FILE, dataset_commit, entries, read_run, render, report_date,
-                                write_text)
+    from ..judge.files import write_text
+    from ..results_yaml import RESULTS_DIR, RESULTS_FILE, dataset_commit, entries, read_run, render, report_date
     from .build import library_from
 
     record, report, judges = read_run(args.run)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                       source_url=args.source_url or f"{constants.ENDPOINT}/datasets/{dataset}",
                       source_name=args.source_name)
     out = args.out or args.run / RESULTS_DIR / RESULTS_FILE
-    write_text(render(results, spec.canary), out)
+    write_text(out, render(results, spec.canary))
     print(f"{len(results)} results for {record['model']['id']} on {dataset}@{commit[:12]} -> {out}")
     print(f"add it to the model repo as {RESULTS_DIR}/{RESULTS_FILE} (a pull request shows it as community-provided)")
     return 0
