@@ -280,6 +280,22 @@ def _reference(submission: Submission, reference_of, reasons: Reasons) -> Refere
         return None
 
 
+UNREADABLE = object()
+
+
+def _read_json(opened: Opened, path: str, size: int, limits: Limits, reasons: Reasons) -> Any:
+    """The JSON value in the bundle's file ``path`` (``size`` bytes), or :data:`UNREADABLE` after
+    adding the reason (above the size limit, or not JSON)."""
+    if size > limits.max_json_bytes:
+        reasons.add(f"{path}: {size:,} bytes, above the limit of {limits.max_json_bytes:,}")
+        return UNREADABLE
+    try:
+        return json.loads((opened.root / path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        reasons.add(f"{path}: not JSON ({err})")
+        return UNREADABLE
+
+
 def _check_release(opened: Opened, submission: Submission, reference: Reference, limits: Limits,
                    reasons: Reasons) -> None:
     """The manifest of the release folder the run read: the one the run names, unedited, of the
@@ -293,13 +309,8 @@ def _check_release(opened: Opened, submission: Submission, reference: Reference,
     if entry.sha256 != submission.run.release.manifest_sha256:
         reasons.add(f"{SUBMISSION_JSON}: run.release.manifest_sha256: not the sha256 of {RELEASE_MANIFEST}, the "
                     "manifest of the release the run read")
-    if entry.bytes > limits.max_json_bytes:
-        reasons.add(f"{RELEASE_MANIFEST}: {entry.bytes:,} bytes, above the limit of {limits.max_json_bytes:,}")
-        return
-    try:
-        manifest = json.loads((opened.root / RELEASE_MANIFEST).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        reasons.add(f"{RELEASE_MANIFEST}: not JSON ({err})")
+    manifest = _read_json(opened, RELEASE_MANIFEST, entry.bytes, limits, reasons)
+    if manifest is UNREADABLE:
         return
     if not isinstance(manifest, dict):
         reasons.add(f"{RELEASE_MANIFEST}: not a release manifest")
@@ -348,13 +359,8 @@ def _check_results(opened: Opened, submission: Submission, reasons: Reasons, lim
     if not files:
         reasons.add(f"{SUBMISSION_JSON}: files: no lm-eval results file (generations/results_<date>.json)")
     for path in files:
-        if opened.files[path] > limits.max_json_bytes:
-            reasons.add(f"{path}: {opened.files[path]:,} bytes, above the limit of {limits.max_json_bytes:,}")
-            continue
-        try:
-            results = json.loads((opened.root / path).read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            reasons.add(f"{path}: not JSON ({err})")
+        results = _read_json(opened, path, opened.files[path], limits, reasons)
+        if results is UNREADABLE:
             continue
         config = results.get("config") if isinstance(results, dict) else None
         if not isinstance(config, dict):
