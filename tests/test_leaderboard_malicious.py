@@ -142,6 +142,16 @@ def limit_in_results_only(folder: Path) -> Path:
     return folder
 
 
+def garbled(relative: str):
+    """Replace the bundle's file ``relative`` (a glob) with bytes that are not JSON, listed again."""
+    def apply(folder: Path) -> Path:
+        for path in folder.glob(relative):
+            path.write_text('{"config": {"limit": null}, ')
+        rehash(folder)
+        return folder
+    return apply
+
+
 def drop_release_manifest(folder: Path) -> Path:
     (folder / "release" / "manifest.json").unlink()
     rehash(folder)
@@ -346,6 +356,7 @@ KINDS = {
     "wrong release manifest sha": (edit_run(release__manifest_sha256="0" * 64), "run.release.manifest_sha256: not "
                                                                                 "the sha256 of release/manifest.json"),
     "release manifest left out": (drop_release_manifest, "files: no release/manifest.json"),
+    "release manifest not JSON": (garbled("release/manifest.json"), "release/manifest.json: not JSON"),
     "release manifest edited": (edited_release_manifest, "release/manifest.json: edited after the build"),
     "release of another spec": (release_of_another_spec, "release/manifest.json: spec_hash: \"0000"),
     "wrong release version": (edit_run(release__version="9.9.9"), "run.release.version: 9.9.9, the release is 0.0.1"),
@@ -354,6 +365,7 @@ KINDS = {
     "unknown release": (edit_run(release__name="nosuch"), "run.release.name: 'nosuch':"),
     "a limit in the run": (edit_run(generation__limit=2), "run.generation.limit: 2: a leaderboard run asks every "
                                                           "document (no --limit)"),
+    "lm-eval results not JSON": (garbled("generations/results_*.json"), ": not JSON (Expecting property name"),
     "a limit in lm-eval's results": (limit_in_results_only, "config.limit: 2: a leaderboard run asks every document"),
     "changed temperature": (edit_run(generation__temperature=0.7), "run.generation.temperature: 0.7, the protocol's "
                                                                    "is 1.0"),
