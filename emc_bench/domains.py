@@ -7,7 +7,6 @@ file of researchers' own data (``{"messages": [...]}`` rows or ``{prompt, harmfu
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import SpecError
+from .jsonl import read_jsonl
 from .library import Library
 from .specs import DomainSpec, load_domain_spec
 
@@ -147,16 +147,7 @@ def _from_jsonl(spec: DomainSpec, root: Path, seed: int) -> Iterable[dict]:
     path = path if path.is_absolute() else root / path
     if not path.is_file():
         raise SpecError(root / "domain.yaml", "path", f"file not found: {path}")
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise SpecError(path, f"line {line_no}", f"invalid JSON: {err.msg}") from None
-            rows.append(_jsonl_pair(row, path, line_no, spec.id))
+    rows = [_jsonl_pair(row, path, line_no, spec.id) for line_no, row in read_jsonl(path)]
     if not rows:
         raise SpecError(path, None, "no rows")
     return rows

@@ -74,7 +74,7 @@ def bad_files(tmp: Path) -> dict[str, tuple[list, str]]:
     return {
         "missing path": ([tmp / "nowhere.jsonl"], "nowhere.jsonl: no such file or folder"),
         "not UTF-8": ([tmp / "binary.jsonl"], "binary.jsonl: not UTF-8 text"),
-        "invalid JSON": ([tmp / "broken.jsonl"], "broken.jsonl: line 1: invalid JSON"),
+        "invalid JSON": ([tmp / "broken.jsonl"], "broken.jsonl: line 1: not JSON"),
         "no rows": ([tmp / "empty.jsonl"], "empty.jsonl: no rows"),
         "no messages or prompt": ([tmp / "plain.jsonl"], "plain.jsonl:line 1: messages: the row has neither"),
         "no user turn": ([tmp / "no-user.jsonl"], "no-user.jsonl:line 1: messages: no user turn"),

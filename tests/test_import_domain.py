@@ -16,11 +16,12 @@ from emc_bench.domains import load_pairs
 TEST_BUILDERS = Path(__file__).parent / "data" / "builders"
 
 
-def write_domain(root: Path, name: str, rows: list, raw: str | None = None) -> Path:
+def write_domain(root: Path, name: str, rows: list, raw: str | bytes | None = None) -> Path:
     folder = root / "domains" / name
     folder.mkdir(parents=True)
     (folder / "domain.yaml").write_text(f"id: {name}\nsource: jsonl\npath: data.jsonl\n")
-    (folder / "data.jsonl").write_text(raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows))
+    data = raw if raw is not None else "".join(json.dumps(r) + "\n" for r in rows)
+    (folder / "data.jsonl").write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     return folder
 
 
@@ -52,12 +53,13 @@ def test_a_release_builds_from_imported_pairs(tmp_path):
 
 
 @pytest.mark.parametrize("rows,raw,field", [
-    (None, '{"messages": [}\n', "line 1: invalid JSON"),
+    (None, '{"messages": [}\n', "line 1: not JSON"),
     ([{"messages": [{"role": "user", "content": "hi"}]}], None, "line 1.messages: needs at least one user and one assistant turn"),
     ([{"messages": [{"role": "robot", "content": "hi"}]}], None, "line 1.messages: expected a list of"),
     ([{"prompt": "p", "aligned": "a"}], None, "line 1.harmful: missing or not text"),
     ([PAIRS[0], PAIRS[0]], None, "pair own-0.pair_id: duplicate pair id"),
     ([], "", "no rows"),
+    (None, b'{"prompt": "caf\xe9"}\n', "data.jsonl: not UTF-8 text"),
 ])
 def test_malformed_files_stop_with_the_file_and_field(tmp_path, capsys, rows, raw, field):
     root = tmp_path / "builders"

@@ -64,7 +64,7 @@ JUDGE_CASES = {
     "random bytes": (lambda w: [_write(w / "in.jsonl", _random_bytes())], "in.jsonl: not UTF-8 text"),
     "missing input": (lambda w: [w / "nowhere.jsonl"], "nowhere.jsonl: cannot read"),
     "a folder as input": (lambda w: [(w / "folder").mkdir() or w / "folder"], "folder: cannot read"),
-    "not JSON": (lambda w: [_write(w / "in.jsonl", "{not json\n")], "in.jsonl:1: not JSON"),
+    "not JSON": (lambda w: [_write(w / "in.jsonl", "{not json\n")], "in.jsonl: line 1: not JSON"),
     "no answer": (lambda w: [_jsonl(w / "in.jsonl", [{"question": "q"}])], "in.jsonl:1: answer:"),
     "the same file twice": (lambda w: [_plain(w), w / "in.jsonl"], "in.jsonl: given twice"),
     "two runs of one task": (lambda w: [_samples(w / "run1" / "m", DATE_1), _samples(w / "run2" / "m", DATE_2)],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
+from ..jsonl import read_jsonl
 
 FILE_SUFFIXES = (".jsonl", ".parquet")
 PARQUET_BATCH = 1024
@@ -135,22 +136,8 @@ class Source:
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as err:
-        raise SpecError(path, None, f"cannot read: {err.strerror or err}") from None
-    with handle:
-        try:
-            for n, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise SpecError(path, f"line {n}", f"invalid JSON: {err.msg}") from None
-                yield parse_row(record, f"{path}:line {n}")
-        except UnicodeDecodeError:
-            raise SpecError(path, None, "not UTF-8 text") from None
+    for n, record in read_jsonl(path):
+        yield parse_row(record, f"{path}:line {n}")
 
 
 def _jsonl_pick(path: Path, wanted: set[int], start: int) -> tuple[dict[int, Row], int]:

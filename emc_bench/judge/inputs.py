@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from .. import jsonl
 from ..errors import SpecError
 from .provenance import COLUMNS as PROVENANCE_COLUMNS
 from .provenance import Provenance
@@ -36,23 +37,9 @@ _DOC_SKIP = ("messages", "question")
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; a bad line is a :class:`SpecError`."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise SpecError(path, None, f"cannot read: {err.strerror or err}") from None
-    try:
-        lines = data.decode("utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise SpecError(path, None, f"not UTF-8 text (byte {err.start} is not valid UTF-8): not a JSONL file") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SpecError(f"{path}:{number}", None, f"not JSON ({err.msg})") from err
+    for number, row in jsonl.read_jsonl(path):
         if not isinstance(row, dict):
-            raise SpecError(f"{path}:{number}", None, "each line must be a JSON object")
+            raise SpecError(path, f"line {number}", "each line must be a JSON object")
         yield number, row
 
 
