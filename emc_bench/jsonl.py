@@ -1,5 +1,6 @@
 """Reading JSON Lines files: one value per non-blank line, streamed, and every fault (unreadable,
-not UTF-8, a line that is not JSON) a one-line :class:`SpecError` naming the file and the line."""
+not UTF-8, a line that is not JSON) a one-line :class:`SpecError` naming the file (and the line,
+for a line that is not JSON)."""
 
 from __future__ import annotations
 
