@@ -328,7 +328,6 @@ def test_a_calibration_is_cited_by_its_sha256_and_one_of_another_judge_is_refuse
         {hashlib.sha256(fit.read_bytes()).hexdigest()}
 
 
-
 def test_a_second_ingest_into_a_folder_being_written_is_refused(first, server, hostile, reference, lb_builders,  # noqa: F811
                                                                tmp_path):
     """Two maintainers' ingests into one results folder at once would both append: the second
