@@ -29,6 +29,7 @@ from .. import metrics
 from ..errors import SpecError
 from ..judge import JudgeSettings, VerdictCache, judge_items, plan, preflight, prompt_version
 from ..judge.files import MODE, staged_folder, write_text
+from ..manifest import sha256_file
 from .archive import Opened, open_submission, scan_folder
 from .bundle import SUBMISSION_JSON, Limits, Submission, bundle_path_role, parse_submission, results_meta
 from .results import PART_GLOB, append_rows, read_results, rows_from_profile
@@ -129,11 +130,7 @@ def fallback_sha256(path: Path) -> str:
     folder's submission.json bytes, or else the path given."""
     target = path if path.is_file() else path / SUBMISSION_JSON
     if target.is_file() and not target.is_symlink():
-        digest = hashlib.sha256()
-        with open(target, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return sha256_file(target)
     return hashlib.sha256(str(path.resolve()).encode()).hexdigest()
 
 

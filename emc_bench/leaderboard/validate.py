@@ -42,6 +42,7 @@ from .. import names
 from ..errors import SpecError
 from ..evaldata import fold_system
 from ..judge.records import JudgeItem
+from ..manifest import sha256_file
 from .archive import Opened
 from .bundle import (RELEASE_MANIFEST, SAMPLES_NAME, SUBMISSION_JSON, Limits, Submission, bundle_path_role,
                      canonical_sha256, parse_submission)
@@ -123,7 +124,7 @@ def load_reference(release: str, library=None, data: Path | None = None,
     """The reference of ``release``: ``data`` (a verified release folder), else the local build
     that ``emc-bench eval`` uses by default. SpecError when it cannot be had."""
     from ..evaldata import local_release
-    from ..manifest import read_manifest, sha256_file, verify_release
+    from ..manifest import read_manifest, verify_release
     from ..resolve import resolve_release
     from ..suites import suite_triggers
     from ..task_files import task_metadata
@@ -232,18 +233,10 @@ def check_files(opened: Opened, submission: Submission, reasons: Reasons) -> Non
             reasons.add(f"{path}: missing (listed in {SUBMISSION_JSON})")
         elif opened.files[path] != entry.bytes:
             reasons.add(f"{path}: {opened.files[path]:,} bytes, {SUBMISSION_JSON} lists {entry.bytes:,}")
-        elif _sha256(opened.root / path) != entry.sha256:
+        elif sha256_file(opened.root / path) != entry.sha256:
             reasons.add(f"{path}: sha256 differs from {SUBMISSION_JSON}")
     if not any(bundle_path_role(p) == "samples" for p in listed):
         reasons.add(f"{SUBMISSION_JSON}: files: no generations (generations/samples_<task>_<date>.jsonl)")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_identity(submission: Submission, reasons: Reasons) -> None:
