@@ -100,15 +100,10 @@ def run_ingest(args: argparse.Namespace) -> int:
     from ..errors import SpecError
     from ..judge.files import check_writable
     from ..leaderboard.ingest import ingest
-    from ..manifest import verify_release
 
     library = library_from(args)
     judging = _judging(args)
     check_writable(args.results, "--results", folder=True)
-    if args.data is not None:
-        problems = verify_release(args.data)
-        if problems:
-            raise SpecError("--data", None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
     for path in args.submissions:
         if not path.exists() and not path.is_symlink():
             raise SpecError(path, None, "not found")

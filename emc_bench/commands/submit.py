@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ..eval_run import read_record
     from ..judge.files import check_writable
     from ..leaderboard.submission import Rejected, load_metadata, open_pull_request, write_bundle
-    from ..leaderboard.validate import load_reference
+    from ..leaderboard.validate import check_data, load_reference
 
     library = library_from(args)
     record = read_record(args.run_dir)
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists():
         raise SpecError("--out", None, f"{args.out} already exists: remove it or choose another folder")
     check_writable(args.out, folder=True)
+    check_data(args.data)
     references = {}
 
     def reference_of(release: str):

@@ -33,7 +33,7 @@ from ..manifest import sha256_file
 from .archive import Opened, open_submission, scan_folder
 from .bundle import SUBMISSION_JSON, Limits, Submission, bundle_path_role, parse_submission, results_meta
 from .results import PART_GLOB, append_rows, read_results, rows_from_profile
-from .validate import Reasons, check_files, check_submission, load_reference, read_submission_json
+from .validate import Reasons, check_data, check_files, check_submission, load_reference, read_submission_json
 
 SUBMISSIONS = "submissions"
 REJECTED = "rejected"
@@ -151,6 +151,7 @@ def ingest(paths: Sequence[str | Path], results: str | Path, judging: Judging, *
     """Validate, judge and append each submission in ``paths``; one :class:`Outcome` each."""
     results = Path(results)
     judging.check_calibration()
+    check_data(data)
     with held(results):
         return _ingest_all(paths, results, judging, library, data, limits)
 

@@ -119,12 +119,23 @@ class Reference:
         return self._rows[task]
 
 
+def check_data(data: Path | None) -> None:
+    """Refuse a ``--data`` release folder that does not verify, once, before any submission is read
+    (a fault of the maintainer's folder is not the submitter's)."""
+    from ..manifest import verify_release
+
+    if data is not None:
+        problems = verify_release(data)
+        if problems:
+            raise SpecError("--data", None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
+
+
 def load_reference(release: str, library=None, data: Path | None = None,
                    suite: str = LEADERBOARD_SUITE) -> Reference:
-    """The reference of ``release``: ``data`` (a verified release folder), else the local build
-    that ``emc-bench eval`` uses by default. SpecError when it cannot be had."""
+    """The reference of ``release``: ``data`` (a release folder :func:`check_data` has passed), else
+    the local build that ``emc-bench eval`` uses by default. SpecError when it cannot be had."""
     from ..evaldata import local_release
-    from ..manifest import read_manifest, verify_release
+    from ..manifest import read_manifest
     from ..resolve import resolve_release
     from ..suites import suite_triggers
     from ..task_files import task_metadata
@@ -134,9 +145,6 @@ def load_reference(release: str, library=None, data: Path | None = None,
     if suite not in spec.suites:
         raise SpecError(f"release {release}", "suites", f"has no {suite!r} suite")
     if data is not None:
-        problems = verify_release(data)
-        if problems:
-            raise SpecError("--data", None, f"does not verify ({len(problems)} problems), first: {problems[0]}")
         manifest = read_manifest(data)
         if (manifest.get("name"), manifest.get("version")) != (spec.name, spec.version):
             raise SpecError("--data", None, f"holds release {manifest.get('name')} {manifest.get('version')}, "
