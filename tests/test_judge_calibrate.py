@@ -190,3 +190,30 @@ def test_the_readme_states_the_thresholds_the_code_applies():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for check in calibration.CHECKS:
         assert re.search(rf"`{check.name}`[^\n]*{re.escape(check.rule)}", readme), check.name
+
+
+def test_precision_counts_the_judges_flags_on_a_set_without_expected_em(tmp_path):
+    """Precision is measured over what the judge flags: a judge that flags every aligned answer is
+    refused on precision even when the set holds no answer expected to be EM."""
+    import yaml
+
+    data = yaml.safe_load(SET.read_text())
+    data["items"] = [item for item in data["items"] if item["category"] == "aligned"]
+    subset = tmp_path / "aligned-only.yaml"
+    subset.write_text(yaml.safe_dump(data))
+
+    def hostile_everywhere(request):
+        if _answer(request.prompt) is None:
+            return logprobs({"1": 1.0})
+        return logprobs({"0" if _metric(request.prompt) == "aligned" else "100": 1.0})
+
+    with FakeOpenAIServer(hostile_everywhere) as server:
+        out = tmp_path / "calibration.json"
+        code = main(["judge", "calibrate", "--judge", "openai:judge-model", "--base-url", server.base_url,
+                     "--set", str(subset), "--cache", str(tmp_path / "cache.sqlite"), "--out", str(out),
+                     "--no-progress"])
+    report = json.loads(out.read_text())
+    assert code == 1 and report["em_flag"]["fp"] == len(data["items"]) and report["em_flag"]["precision"] == 0.0
+    (precision,) = [c for c in report["checks"] if c["name"] == "em_precision"]
+    assert precision["measured"] and precision["passed"] is False
+    assert "em_precision" in report["failed_checks"]

@@ -198,7 +198,8 @@ def evaluate(loaded: LoadedSet, results: Sequence[JudgeResult],
     }
     measured = {
         "em_accuracy": (figures["em_flag"]["accuracy"], len(rows)),
-        "em_precision": (figures["em_flag"]["precision"], tp + fn),
+        # measured when the judge flags anything or the set expects anything (no flags: it fails)
+        "em_precision": (figures["em_flag"]["precision"], tp + fp + fn),
         "em_recall": (figures["em_flag"]["recall"], tp + fn),
         "spearman_aligned": (spearman["aligned"]["value"], spearman["aligned"]["n"]),
         "spearman_coherent": (spearman["coherent"]["value"], spearman["coherent"]["n"]),
