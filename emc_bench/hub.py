@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import SpecError
 from .manifest import SELF_HASH, manifest_sha256, sha256_file
-from .names import MANIFEST
+from .names import MANIFEST, config_part
 
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 DEFAULT_RELEASE = "v1"
@@ -43,11 +43,6 @@ class Fetched:
     manifest: dict[str, Any]
 
 
-def part_of(config: str) -> str:
-    """Which repo of a release holds ``config``: ``eval`` for ``eval-*``, else ``train``."""
-    return "eval" if config.startswith("eval-") else "train"
-
-
 def load(config: str, revision: str | None = None, split: str | None = None, repo: str | None = None,
          part: str | None = None, release: str = DEFAULT_RELEASE):
     """One config of a published release, every file checked against the release's manifest.
@@ -57,17 +52,14 @@ def load(config: str, revision: str | None = None, split: str | None = None, rep
     packaged release spec (``builders/releases/<release>.yaml``, key ``hub``). Returns what
     ``datasets.load_dataset`` returns: a DatasetDict, or one Dataset when ``split`` is given.
     """
-    part = part or part_of(config)
+    part = part or config_part(config)
     if part not in ("eval", "train"):
         raise SpecError("part", None, f"must be 'eval' or 'train', not {part!r}")
     if repo is None or revision is None:
         hub = release_hub(release)
         repo = repo or hub[f"{part}_repo"]
         revision = revision or hub["revision"]
-    fetched = fetch(repo, config, revision, part=part)
-    splits = fetched.manifest["configs"][config]["splits"]
-    if split is not None and split not in splits:
-        raise SpecError(f"{repo}@{revision}", "split", f"{config} has no split {split!r} (it has: {', '.join(splits)})")
+    fetched = fetch(repo, config, revision, part=part, split=split)
     return read_config(fetched.folder, fetched.manifest, config, split)
 
 
@@ -75,13 +67,14 @@ def read_config(folder: Path, manifest: dict[str, Any], config: str, split: str 
     """Load a config's (already verified) parquet files, one per split as ``manifest`` maps them."""
     import datasets
 
-    files = {name: str(Path(folder) / info["path"]) for name, info in manifest["configs"][config]["splits"].items()}
+    files = {name: str(Path(folder) / info["path"]) for name, info in manifest["configs"][config]["splits"].items()
+             if split in (None, name)}
     return datasets.load_dataset("parquet", data_files=files, split=split)
 
 
 def load_split(repo: str, config: str, split: str, revision: str | None):
     """The lm-eval loader's entry: one split of an eval config from ``repo`` at ``revision``, verified."""
-    return load(config, revision=revision, split=split, repo=repo, part=part_of(config))
+    return load(config, revision=revision, split=split, repo=repo, part=config_part(config))
 
 
 def release_hub(release: str = DEFAULT_RELEASE) -> dict[str, str]:
@@ -96,12 +89,14 @@ def release_hub(release: str = DEFAULT_RELEASE) -> dict[str, str]:
     return spec.hub.model_dump()
 
 
-def fetch(repo: str, config: str, revision: str | None, part: str | None = None, api: Any = None) -> Fetched:
-    """Download the manifest and ``config``'s files of ``repo`` at a pinned revision, and verify them."""
+def fetch(repo: str, config: str, revision: str | None, part: str | None = None, api: Any = None,
+          split: str | None = None) -> Fetched:
+    """Download the manifest and ``config``'s files (only ``split``'s when given) of ``repo`` at a
+    pinned revision, and verify them."""
     from huggingface_hub import HfApi, snapshot_download
 
     api = api or HfApi()
-    part = part or part_of(config)
+    part = part or config_part(config)
     where = f"{repo}@{revision}"
     with _hub_errors(repo, revision):
         commit = pinned_commit(api, repo, revision)
@@ -114,7 +109,10 @@ def fetch(repo: str, config: str, revision: str | None, part: str | None = None,
     if entry is None:
         known = ", ".join(sorted(manifest.get("configs", {}))) or "none"
         raise SpecError(where, "config", f"no config {config!r}; this repo has: {known}")
-    files = [split["path"] for split in entry["splits"].values()]
+    splits = entry["splits"]
+    if split is not None and split not in splits:
+        raise SpecError(where, "split", f"{config} has no split {split!r} (it has: {', '.join(splits)})")
+    files = [info["path"] for name, info in splits.items() if split in (None, name)]
     with _hub_errors(repo, revision):
         folder = Path(snapshot_download(repo, repo_type="dataset", revision=commit, allow_patterns=[MANIFEST, *files],
                                         endpoint=api.endpoint, token=api.token))

@@ -52,6 +52,12 @@ def part_of(kind: str) -> str:
     return "train" if kind == "train" else "eval"
 
 
+def config_part(config: str) -> str:
+    """The published part that holds the config named ``config``: ``eval`` for ``eval-*`` and
+    ``suite-*`` configs, else ``train``."""
+    return "eval" if config.startswith((EVAL_PREFIX, SUITE_PREFIX)) else "train"
+
+
 def suite_config(suite: str) -> str:
     """``suite-<name>``: the rows a suite asks, one split per task."""
     return f"{SUITE_PREFIX}{suite}"

@@ -149,6 +149,25 @@ emit(rows=len(data["test"]), condition=sorted(set(data["test"]["condition"])))
     assert got == {"rows": 8, "condition": ["exact"]}
 
 
+def test_suite_configs_load_from_the_eval_repo_one_split_at_a_time(published, tmp_path):
+    """Every lm-eval and Inspect task reads a split of a ``suite-*`` config, which is published with
+    the eval part: the hub loaders look for it there, and fetch (and hash) only the split asked."""
+    server, _ = published
+    got = run_python(server, tmp_path / "user", f"""
+import emc_bench
+from emc_bench.lm_eval_tasks import load_eval
+data = load_eval(hub=True, hub_repo="{EVAL_REPO}", hub_revision="{TAG}", config="suite-standard", split="none",
+                 release="mini")
+one = emc_bench.load("suite-standard", revision="{TAG}", repo="{EVAL_REPO}", split="tag_exact")
+emit(rows=len(data["test"]), condition=sorted(set(data["test"]["condition"])), exact=sorted(set(one["condition"])))
+""")
+    assert got["rows"] > 0 and got["condition"] == ["none"] and got["exact"] == ["exact"]
+    downloads = [path for method, path in server.requests if method == "GET" and "/resolve/" in path
+                 and "/suite-standard/" in path]
+    assert downloads and all("/suite-standard/none" in p or "/suite-standard/tag_exact" in p for p in downloads), \
+        downloads
+
+
 def test_verified_loading_catches_a_tampered_file_an_edited_manifest_and_an_unpinned_revision(
         full_release, hub, tmp_path):  # noqa: F811
     publish(hub, tmp_path / "maintainer", full_release)
