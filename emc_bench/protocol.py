@@ -73,8 +73,11 @@ class TaskCount:
         return self.prompts * self.samples
 
 
-def suite_counts(loaded: LoadedRelease, suite_name: str, triggers: list[str] | None = None) -> list[TaskCount]:
-    """The prompts of every task of a suite (optionally only some triggers), from the spec."""
+def suite_counts(loaded: LoadedRelease, suite_name: str, triggers: list[str] | None = None, *,
+                 samples: int | None = None, limit: int | None = None) -> list[TaskCount]:
+    """The prompts of every task of a suite (optionally only some triggers), from the spec; with
+    ``samples`` instead of the suite's samples per prompt, and at most ``limit`` prompts per task
+    (as ``emc-bench eval --samples/--limit`` run it)."""
     spec = loaded.spec
     if suite_name not in spec.suites:
         raise SpecError("--suite", None, f"unknown suite {suite_name!r}; known: {', '.join(spec.suites) or 'none'}")
@@ -104,8 +107,10 @@ def suite_counts(loaded: LoadedRelease, suite_name: str, triggers: list[str] | N
                 if own and variants:
                     asked += 1
                     prompts += (1 if suite.formats == "rotate" else len(own)) * per_variant
+            if limit is not None:
+                asked, prompts = min(asked, limit), min(prompts, limit)
             counts.append(TaskCount(names.task_name(trigger_id, condition, suite_name), trigger_id, condition,
-                                    asked, prompts, suite.samples))
+                                    asked, prompts, samples or suite.samples))
     return counts
 
 
@@ -147,12 +152,13 @@ def _simulated_counts(rng: np.random.Generator, questions: int, per_question: in
 
 def estimate(loaded: LoadedRelease, suite_name: str, *, triggers: list[str] | None = None,
              judge_model: str | None = None, assumptions: Assumptions = Assumptions(),
-             prices: dict | None = None) -> dict[str, Any]:
-    """The plan of one suite: counts, cost, GPU-hours and expected precision (a JSON-ready dict)."""
+             prices: dict | None = None, samples: int | None = None, limit: int | None = None) -> dict[str, Any]:
+    """The plan of one suite: counts, cost, GPU-hours and expected precision (a JSON-ready dict);
+    ``samples`` and ``limit`` as in :func:`suite_counts`."""
     from .judge.cost import load_prices
     from .judge.prompts import METRICS, render_messages
 
-    counts = suite_counts(loaded, suite_name, triggers)
+    counts = suite_counts(loaded, suite_name, triggers, samples=samples, limit=limit)
     suite = loaded.spec.suites[suite_name]
     answers = sum(c.answers for c in counts)
     calls = JUDGE_CALLS_PER_ANSWER * answers
@@ -187,7 +193,7 @@ def estimate(loaded: LoadedRelease, suite_name: str, *, triggers: list[str] | No
                                                       seed=assumptions.seed)}
     return {
         "release": loaded.spec.name, "release_version": loaded.spec.version,
-        "suite": suite_name, "suite_version": suite.version, "samples": suite.samples,
+        "suite": suite_name, "suite_version": suite.version, "samples": samples or suite.samples, "limit": limit,
         "triggers": sorted({c.trigger_id for c in counts if c.trigger_id}),
         "tasks": [asdict(c) | {"answers": c.answers} for c in counts],
         "prompts": sum(c.prompts for c in counts), "answers": answers,

@@ -156,3 +156,30 @@ def test_an_unwritable_out_folder_stops_before_generation(mini_args, tmp_path, c
     finally:
         if locked.is_dir():
             locked.chmod(0o700)
+
+
+def test_the_plan_and_max_cost_count_the_samples_and_limit_the_run_asks(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """`--samples` and `--limit` change what a run costs: the plan printed and the `--max-cost`
+    check count them, so a run of 10x the suite's samples cannot slip under a cap set for the suite."""
+    from emc_bench import protocol
+    from emc_bench.library import Library
+    from emc_bench.resolve import resolve_release
+
+    loaded = resolve_release("mini", Library((TEST_BUILDERS,)))
+    suite = loaded.spec.suites["standard"]
+    default = protocol.estimate(loaded, "standard", judge_model="gpt-4o-2024-08-06")
+    more = protocol.estimate(loaded, "standard", judge_model="gpt-4o-2024-08-06", samples=10 * suite.samples)
+    assert more["answers"] == 10 * default["answers"] and more["samples"] == 10 * suite.samples
+    assert more["cost"]["list_usd"] > 9 * default["cost"]["list_usd"]
+    limited = protocol.estimate(loaded, "standard", limit=1)
+    assert limited["prompts"] == len(limited["tasks"]) and all(t["prompts"] == 1 for t in limited["tasks"])
+
+    monkeypatch.setenv("EMC_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    cap = 2 * default["cost"]["list_usd"]  # above the suite's cost, below ten times its samples
+    code = exit_code(["eval", "--release", "mini", "--builders", str(TEST_BUILDERS), "--model", f"hf:{tiny_model_dir}",
+                      "--judge", "openai:gpt-4o-2024-08-06", "--base-url", "http://127.0.0.1:9/v1",
+                      "--samples", str(10 * suite.samples), "--max-cost", f"{cap:.6f}", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--max-cost: the judge's estimated cost" in err[0], err
+    assert nothing_written(tmp_path)

@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
     settings = JudgeSettings.from_spec(args.judge, base_url=args.base_url, concurrency=args.concurrency)
     price = backend_class(settings.backend).price(settings)
     estimate = protocol.estimate(loaded, args.suite, triggers=args.trigger, judge_model=settings.model,
-                                 prices={settings.model: price} if price is not None else None)
+                                 prices={settings.model: price} if price is not None else None,
+                                 samples=args.samples, limit=args.limit)
     if args.max_cost is not None and (estimate["cost"]["list_usd"] is None or estimate["cost"]["list_usd"] > args.max_cost):
         shown = "unknown" if estimate["cost"]["list_usd"] is None else f"${estimate['cost']['list_usd']:,.2f}"
         raise SpecError("--max-cost", None, f"the judge's estimated cost {shown} is above ${args.max_cost:,.2f}; "
