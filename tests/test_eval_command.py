@@ -183,3 +183,16 @@ def test_the_plan_and_max_cost_count_the_samples_and_limit_the_run_asks(tiny_mod
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--max-cost: the judge's estimated cost" in err[0], err
     assert nothing_written(tmp_path)
+
+
+def test_a_folder_with_generations_but_no_run_record_is_not_reused(mini_args, tmp_path, capsys):
+    """Samples files with no run.json beside them (another tool's run, an older layout) say nothing
+    of the model or settings that made them: the run stops before anything loads instead of
+    taking them as its own, and names --fresh."""
+    stale = tmp_path / "run" / "lm_eval" / "old-model" / "samples_emc_none_2026-01-01T00-00-00.000000.jsonl"
+    stale.parent.mkdir(parents=True)
+    stale.write_text('{"doc_id": 0}\n')
+    assert exit_code(mini_args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run.json: missing, yet" in err[0] and "lm_eval" in err[0] and "--fresh" in err[0], err
+    assert stale.is_file() and not (tmp_path / "run" / "run.json").exists()

@@ -20,11 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .. import eval_run
 from ..judge.settings import DEFAULT_JUDGE
 from .build import add_library_option, library_from
 
 # What a run folder holds (and what --fresh removes): nothing else in OUT is touched.
-GENERATED = ("lm_eval", "tasks", "judged.jsonl", "report", "run.json")
+GENERATED = ("lm_eval", "tasks", "judged.jsonl", "report", eval_run.RUN_JSON)
 
 
 def positive_int(text: str) -> int:
@@ -131,7 +132,7 @@ def print_plan(estimate: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import eval_run, names, protocol
+    from .. import names, protocol
     from ..errors import SpecError
     from ..judge import JudgeSettings, judge_items, preflight
     from ..judge.backends import backend_class
@@ -166,6 +167,11 @@ def run(args: argparse.Namespace) -> int:
     probe_writable(args.out)
     print_plan(estimate)
     print(f"judge: {description}", flush=True)
+    unrecorded = [name for name in GENERATED if (args.out / name).exists()]
+    if unrecorded and not args.fresh and not (args.out / eval_run.RUN_JSON).is_file():
+        # outputs with no record of what made them are never taken for this run's
+        raise SpecError(args.out / eval_run.RUN_JSON, None, f"missing, yet {args.out} holds "
+                        f"{', '.join(unrecorded)}: pass --fresh to discard them, or choose another --out")
     data = data_folder(args, library, args.suite)
     generation = loaded.spec.generation
     suite = loaded.spec.suites[args.suite]
