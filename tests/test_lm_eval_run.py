@@ -142,3 +142,11 @@ def test_emc_bench_eval_runs_tasks_judges_and_reports_then_resumes(tiny_model_di
     assert list((tmp_path / "run" / "report" / "plots").glob("*.png"))
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and "generating" not in again.stdout, "finished generations are not redone"
+    two = [*command[:command.index("--samples") + 1], "2", *command[command.index("--samples") + 2:]]
+    refused = subprocess.run(two, env=env, capture_output=True, text=True, timeout=900)
+    assert refused.returncode == 2 and "generation.samples: differs from the run already in this folder" in \
+        refused.stderr
+    fresh = subprocess.run([*two, "--fresh"], env=env, capture_output=True, text=True, timeout=900)
+    assert fresh.returncode == 0 and "generating" in fresh.stdout, fresh.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "judged.jsonl").open()]
+    assert len(rows) == 6 * 2 * 2, "--fresh discarded the one-sample run and made the two-sample one"
