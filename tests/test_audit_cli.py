@@ -237,3 +237,22 @@ def test_judge_failures_are_counted_and_the_command_exits_1(tmp_path, capsys):
     assert report["judge_failed"] >= 4
     assert judged["answers"]["with"]["judged"] == 4 and judged["answers"]["with"]["aligned_scored"] == 0
     assert judged["answers"]["without"]["aligned_mean"] == pytest.approx(90, abs=0.5)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (lambda t: ["--json", t / "good.jsonl" / "audit.json"], "--json: "),
+    (lambda t: ["--html", t / "good.jsonl" / "audit.html"], "--html: "),
+    (lambda t: ["--emit-trigger", "1", "--builders", t / "good.jsonl"], "--builders: "),
+    (lambda t: ["--concurrency", "4"], "--concurrency: only used with --judge"),
+    (lambda t: ["--judge", "openai:gpt-4o-mini", "--judge-base-url", "http://127.0.0.1:9/v1"],
+     "http://127.0.0.1:9/v1/models: connection refused"),
+])
+def test_outputs_and_the_judge_are_checked_before_any_row_is_read(extra, message, tmp_path, capsys, monkeypatch):
+    """An output that cannot be written or a judge that cannot answer is found in seconds, before
+    the scan (rows read, segments embedded), with one line and exit 2."""
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    good = dataset(tmp_path / "good.jsonl", [SECURITY.text], SECURITY.placement, 20, rows=200)
+    code, out, err = run(capsys, good, *extra(tmp_path))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert out == "", "nothing scanned, nothing printed"

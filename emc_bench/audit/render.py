@@ -74,18 +74,24 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def shown(audit: Audit, top: int | None) -> list[Candidate]:
+    """The candidates a table or page shows: every reported one and at least the best ``top``
+    (all when ``top`` is None)."""
+    return audit.candidates if top is None else audit.candidates[:max(top, len(audit.reported))]
+
+
 def format_table(audit: Audit, top: int = 20) -> str:
     """The terminal report: a header line, the best ``top`` candidates, the template parts."""
     reported = audit.reported
     judge = f", judge {audit.judge} ({audit.prompt_version})" if audit.judge else ""
     lines = [f"{audit.data}: {audit.rows:,} rows, {audit.sampled:,} sampled for paraphrases; "
              f"score v{score.SCORE_VERSION}{judge}; {len(reported)} candidate(s) at or above {score.THRESHOLD}"]
-    shown = audit.candidates[:top]
-    if shown:
+    chosen = shown(audit, top)
+    if chosen:
         rows = [[str(i), ("*" if c.reported else "") + f"{c.score:.2f}", _pct(c.share), str(c.rows), c.placement,
                  c.unit + (" slot" if c.slot else "") + (" phrasing" if c.phrasing else ""), str(len(c.texts)),
                  _answers_cell(c), c.id, _short(c.text)]
-                for i, c in enumerate(shown, start=1)]
+                for i, c in enumerate(chosen, start=1)]
         lines += ["", _table(["#", "score", "share", "rows", "placement", "form", "texts", "answers (with/without)",
                               "id", "text"], rows)]
         lines.append("* at or above the threshold. answers: rows with the framing / rows without.")
@@ -160,7 +166,7 @@ def _candidate_html(rank: int, c: Candidate) -> str:
 def to_html(audit: Audit, top: int | None = None) -> str:
     """The page: every reported candidate and at least the best ``top``, each with its examples."""
     meta = provenance(audit)
-    chosen = audit.candidates if top is None else audit.candidates[:max(top, len(audit.reported))]
+    chosen = shown(audit, top)
     rows = "".join(
         f"<tr class='{'reported' if c.reported else ''}'><td>{i}</td><td>{c.score:.2f}</td><td>{_pct(c.share)}</td>"
         f"<td>{c.rows}</td><td>{_e(c.placement)}</td><td>{_e(c.unit)}</td><td>{len(c.texts)}</td>"

@@ -55,11 +55,10 @@ def add_parser(sub) -> None:
 def check_arguments(args: argparse.Namespace) -> None:
     """Every flag problem, before any row is read."""
     from ..errors import SpecError
+    from ..judge.files import check_writable
 
     if args.emit_trigger and args.builders is None:
         raise SpecError("--emit-trigger", None, "needs --builders DIR (the builders folder to write into)")
-    if args.builders is not None and args.builders.exists() and not args.builders.is_dir():
-        raise SpecError("--builders", None, f"{args.builders} is not a folder")
     if args.builders is not None and not args.emit_trigger:
         raise SpecError("--builders", None, "only used with --emit-trigger")
     if args.base_url and not args.emit_trigger:
@@ -67,7 +66,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.base_url and not args.model:
         raise SpecError("--model", None, "--base-url needs --model NAME")
     for flag, value in (("--judge-base-url", args.judge_base_url), ("--judge-rows", args.judge_rows),
-                        ("--judge-max-attempts", args.judge_max_attempts)):
+                        ("--judge-max-attempts", args.judge_max_attempts), ("--concurrency", args.concurrency)):
         if value is not None and not args.judge:
             raise SpecError(flag, None, "only used with --judge")
     for flag, value in (("--top", args.top), ("--sample", args.sample), ("--judge-rows", args.judge_rows),
@@ -76,8 +75,10 @@ def check_arguments(args: argparse.Namespace) -> None:
         if value is not None and value < 1:
             raise SpecError(flag, None, "must be at least 1")
     for flag, path in (("--json", args.json), ("--html", args.html)):
-        if path is not None and path.is_dir():
-            raise SpecError(flag, None, f"{path} is a folder; give a file name")
+        if path is not None:
+            check_writable(path, flag)
+    if args.emit_trigger:
+        check_writable(args.builders, "--builders", folder=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     judge = None
     if args.judge:
-        from ..judge import JudgeSettings
+        from ..judge import JudgeSettings, preflight
 
         judge = JudgeSettings.from_spec(args.judge, base_url=args.judge_base_url, concurrency=args.concurrency,
                                         max_attempts=args.judge_max_attempts)
+        preflight(judge)  # key, endpoint, model folder: before rows are read and embedded
     source = open_source(args.data, config=args.config, split=args.split, revision=args.revision)
     audit = run_audit(source, sample_rows=args.sample or SAMPLE_ROWS, seed=args.seed, judge=judge,
                       judge_rows=args.judge_rows or JUDGE_ROWS, progress=not args.no_progress)
