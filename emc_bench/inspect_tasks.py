@@ -21,6 +21,7 @@ it, so ``import emc_bench`` never imports Inspect). It registers:
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,7 +34,7 @@ from inspect_ai.solver import TaskState, generate
 from . import metrics as emc_metrics
 from . import names
 from .errors import SpecError
-from .evaldata import load_rows
+from .evaldata import load_rows, local_release
 from .judge import JudgeItem, JudgeResult, JudgeSettings, judge_items, prompt_version
 from .judge.inputs import INSPECT_SCORER, VERDICT_FIELDS, inspect_item, inspect_order, message_text
 from .judge.settings import DEFAULT_JUDGE
@@ -95,6 +96,8 @@ def emc(suite: str = names.DEFAULT_SUITE, trigger: str | list[str] | None = None
     library = Library((Path(builders).expanduser(),)) if builders else None
     spec = resolve_release(release, library).spec
     selected = task_selection(release, suite, _names(trigger), _names(condition), library)
+    if not data and not hub and not os.environ.get("EMC_BENCH_DATA") and os.environ.get("EMC_BENCH_HUB") != "1":
+        data = str(local_release(release, library))  # the rows of this release and --builders, built once
     source = {"data": data} if data else {"hub": True} if hub else {}
     options = {**source, **_template_source(tokenizer),
                **({"fold_system": fold_system} if fold_system is not None else {})}
@@ -200,13 +203,16 @@ def samples_of(name: str, rows: list[dict[str, Any]]) -> list[Sample]:
 
 
 def check_judge(settings: JudgeSettings) -> None:
-    """The judge can be used: a key for OpenAI's endpoint, an existing folder for a local hf judge."""
+    """The judge can be used, checked without a call (the scorer's first batch finds out the
+    rest): the key for an OpenAI-compatible endpoint; for a local judge, the backend's own
+    preflight (a model folder, or a Hub id it can load)."""
+    from .judge.backends import backend_class
     from .judge.openai_backend import api_key
 
     if settings.backend == "openai":
         api_key(settings)
-    elif not Path(settings.model).is_dir():
-        raise SpecError("-T judge", None, f"hf judge {settings.model!r}: no such folder")
+    else:
+        backend_class(settings.backend).preflight(settings)
 
 
 # -- the scorer ----------------------------------------------------------------------------------

@@ -420,3 +420,26 @@ def test_the_package_registers_its_tasks_scorer_and_metrics_with_inspect():
     assert ours == ["emc_bench.inspect_tasks"]
     for kind, name in (("task", "emc"), ("scorer", "emc_judge"), ("metric", "em_rate"), ("metric", "containment_gap")):
         assert registry_lookup(kind, f"emc_bench/{name}") is not None, name
+
+
+def test_builders_reach_the_rows_when_no_data_folder_is_given(tmp_path, monkeypatch):
+    """`-T builders=DIR` without `-T data`: the rows come from the local build of the release in
+    DIR (here the test release, which the package does not ship), not from the packaged content."""
+    from emc_bench.inspect_tasks import emc
+
+    monkeypatch.setenv("EMC_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("EMC_BENCH_DATA", raising=False)
+    task = emc(release="mini", builders=str(TEST_BUILDERS), judge="none", limit=1, trigger="tag", condition="exact")
+    (sample,) = task.dataset
+    assert "[[ROLLOUT-7]]" in " ".join(message.text for message in sample.input)
+
+
+def test_a_local_judge_is_checked_as_emc_bench_judge_checks_it(monkeypatch, tmp_path):
+    """An hf judge named by a Hub id is accepted as `emc-bench judge` accepts it (loaded on first
+    use); a path that is not a model folder is refused, naming the judge."""
+    from emc_bench.inspect_tasks import check_judge
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    check_judge(JudgeSettings.from_spec("hf:Qwen/Qwen2.5-7B-Instruct"))
+    with pytest.raises(SpecError, match="no such model folder"):
+        check_judge(JudgeSettings.from_spec(f"hf:{tmp_path / 'missing'}"))
