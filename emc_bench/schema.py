@@ -48,12 +48,3 @@ SUITE = pa.schema([
     ("samples", pa.int64()),
     ("doc_key", pa.string()),
 ])
-
-# A suite row is an eval row plus where the suite put it and how often it is asked.
-SUITE = pa.schema([
-    *EVAL,
-    ("suite", pa.string()),
-    ("suite_version", pa.string()),
-    ("samples", pa.int64()),
-    ("doc_key", pa.string()),
-])

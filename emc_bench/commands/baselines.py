@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .train import positive_int
+from .options import positive_int
 
 # How the printed programs run from this interpreter, whatever PATH holds.
 _PROGRAMS = {

@@ -13,39 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from .. import eval_run
 from ..judge.settings import DEFAULT_JUDGE
 from .build import add_library_option, library_from
+from .options import non_negative_float, positive_int
 
 # What a run folder holds (and what --fresh removes): nothing else in OUT is touched.
 GENERATED = ("lm_eval", "tasks", "judged.jsonl", "report", eval_run.RUN_JSON)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
 
 
 def add_parser(sub) -> None:
@@ -81,24 +60,6 @@ def add_parser(sub) -> None:
                    help="extra lm-eval --model_args entries (repeatable), e.g. dtype=bfloat16")
     add_library_option(p)
     p.set_defaults(func=run)
-
-
-def probe_writable(folder: Path) -> None:
-    """Stop now, not after hours of generation, when ``folder`` cannot be written: a file is
-    created and removed in it (or in its nearest existing parent, which is left as it was)."""
-    from ..errors import SpecError
-
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    try:
-        if not existing.is_dir():
-            raise NotADirectoryError(f"{existing} is not a folder")
-        handle, probe = tempfile.mkstemp(prefix=".write-probe-", dir=existing)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as err:
-        raise SpecError("--out", None, f"{folder}: cannot write there ({err.strerror or err})") from None
 
 
 def data_folder(args: argparse.Namespace, library, suite: str) -> Path:
@@ -142,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import write_report
     from ..resolve import resolve_release
     from ..task_files import task_metadata, write
-    from .judge import write_jsonl
+    from ..judge.files import check_writable, write_jsonl, write_text
 
     # -- every check, before anything expensive -----------------------------------------------
     library = library_from(args)
@@ -164,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("--max-cost", None, f"the judge's estimated cost {shown} is above ${args.max_cost:,.2f}; "
                         "nothing was run")
     description = preflight(settings)  # key, endpoint, model folder: seconds, not hours later
-    probe_writable(args.out)
+    check_writable(args.out, "--out", folder=True)
     print_plan(estimate)
     print(f"judge: {description}", flush=True)
     unrecorded = [name for name in GENERATED if (args.out / name).exists()]
@@ -197,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         record["command"] = previous["command"]  # the command that made the generations
     else:
         args.out.mkdir(parents=True, exist_ok=True)
-        write_json(record, args.out / eval_run.RUN_JSON)
+        write_text(args.out / eval_run.RUN_JSON, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     # -- generate what is missing --------------------------------------------------------------
     todo = [t for t in tasks if not latest_samples(output, [t])]
@@ -239,12 +200,6 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
-
-
-def write_json(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def task_of(path: Path) -> str:

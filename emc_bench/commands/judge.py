@@ -15,7 +15,7 @@ from ..judge.files import check_writable, write_json, write_jsonl
 from ..judge.settings import DEFAULT_JUDGE, JudgeSettings
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(JudgeSettings)}
-__all__ = ["ACTIONS", "action_parser", "add_parser", "write_jsonl"]
+__all__ = ["ACTIONS", "action_parser", "add_parser"]
 
 
 def _judge_options(p: argparse.ArgumentParser, judge_default: str | None = DEFAULT_JUDGE) -> None:
