@@ -66,6 +66,14 @@ def write_json(data, out: str | Path) -> None:
     write_text(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def copy_file(source: str | Path, target: str | Path) -> None:
+    """Copy the bytes of ``source`` to ``target`` (its folder made), mode 0644."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    os.chmod(target, MODE)
+
+
 @contextlib.contextmanager
 def staged_folder(target: str | Path) -> Iterator[Path]:
     """A fresh folder beside ``target`` to fill; when the block ends without an error its folders

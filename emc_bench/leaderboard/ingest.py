@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any, Iterator, Sequence
 from .. import metrics
 from ..errors import SpecError
 from ..judge import JudgeSettings, VerdictCache, judge_items, plan, preflight, prompt_version
-from ..judge.files import MODE, staged_folder, write_text
+from ..judge.files import copy_file, staged_folder, write_text
 from ..manifest import sha256_file
 from .archive import Opened, open_submission, scan_folder
 from .bundle import SUBMISSION_JSON, Limits, Submission, bundle_path_role, parse_submission, results_meta
@@ -140,10 +139,7 @@ def store(opened: Opened, submission: Submission, target: Path) -> None:
         return
     with staged_folder(target) as staging:
         for relative in [SUBMISSION_JSON, *submission.files]:
-            destination = staging / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(opened.root / relative, destination)
-            os.chmod(destination, MODE)
+            copy_file(opened.root / relative, staging / relative)
 
 
 def ingest(paths: Sequence[str | Path], results: str | Path, judging: Judging, *, library=None,
@@ -227,8 +223,6 @@ def stored_submissions(results: Path) -> list[Path]:
 
 def rejudge(results: str | Path, judging: Judging) -> list[Outcome]:
     """Judge every stored submission with ``judging``'s judge and append its rows."""
-    from ..judge.inputs import read_items
-
     results = Path(results)
     judging.check_calibration()
     if not stored_submissions(results):

@@ -222,8 +222,7 @@ def render_site(rows: Sequence[Mapping[str, Any]], folder: Path, *, pinned_judge
     files = {
         "index.html": env.get_template("index.html.jinja").render(
             csp=CSP, boards=boards, columns=COLUMNS_SHOWN, model_types=MODEL_TYPES, rows=len(rows),
-            latest=dates[-1] if dates else None, pinned_judge=pinned_judge, version=__version__,
-            definitions=sorted({r["definition"] for r in rows})),
+            latest=dates[-1] if dates else None, pinned_judge=pinned_judge, version=__version__),
         "data/results.csv": _csv(rows),
         "data/results.json": _json(rows),
         **{f"models/{name}": html for name, html in pages.items()},

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -25,7 +24,7 @@ from pydantic import ValidationError
 from .. import names
 from ..version import __version__
 from ..errors import SpecError
-from ..judge.files import MODE, staged_folder
+from ..judge.files import MODE, copy_file, staged_folder
 from .archive import scan_folder
 from .bundle import (EVAL_RESULTS, FORMAT, GENERATIONS, METADATA_FIELDS, RELEASE_MANIFEST, SELF_JUDGED,
                      SUBMISSION_JSON, Limits, Metadata, canonical_sha256)
@@ -189,19 +188,13 @@ def _self_judged_entries(judged: Path, record: Mapping[str, Any], metadata: Meta
 
 # -- the bundle -------------------------------------------------------------------------------
 
-def _copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    os.chmod(target, MODE)
-
-
 def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, data: Path | None = None,
                  self_judged: bool = True, limits: Limits = Limits(), today: str | None = None) -> tuple[Checked, str]:
     """Write the bundle of ``run_dir`` to ``out`` (which must not exist) once it validates; return
     the validator's outcome and a line about the eval-results entries. ``data`` is the release
     folder the run read when it is not where lm-eval's results say. :class:`Rejected` when the
     validator refuses it (then nothing is written)."""
-    from ..manifest import sha256_file
+    from ..manifest import file_hashes
 
     run_dir, out = Path(run_dir), Path(out)
     record, samples, results = run_files(run_dir)
@@ -212,12 +205,12 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
     when = today or date.today().isoformat()
     with staged_folder(out) as staging:
         for path in [*samples, *results]:
-            _copy(path, staging / GENERATIONS / path.name)
-        _copy(release / names.MANIFEST, staging / RELEASE_MANIFEST)
+            copy_file(path, staging / GENERATIONS / path.name)
+        copy_file(release / names.MANIFEST, staging / RELEASE_MANIFEST)
         judged = run_dir / "judged.jsonl"
         note = "no .eval_results entries: " + ("--no-self-judged" if not self_judged else f"no {judged.name} in the run")
         if self_judged and judged.is_file():
-            _copy(judged, staging / SELF_JUDGED)
+            copy_file(judged, staging / SELF_JUDGED)
             entries, why = _self_judged_entries(judged, record, metadata, reference.hub if reference else None, when)
             if entries:
                 from ..results_yaml import render
@@ -230,8 +223,8 @@ def write_bundle(run_dir: Path, out: Path, metadata: Metadata, reference_of, *, 
                 note = f"{len(entries)} .eval_results entries for the model repo, self-judged by {why}"
             else:
                 note = f"no .eval_results entries: {why}"
-        files = {p.relative_to(staging).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                 for p in sorted(staging.rglob("*")) if p.is_file()}
+        files = file_hashes(staging, [p.relative_to(staging).as_posix() for p in sorted(staging.rglob("*"))
+                                      if p.is_file()])
         document = {"format": FORMAT, "created": when, "emc_bench_version": __version__,
                     "metadata": metadata.model_dump(), "run": {**record, "chat_template_sha256": chat_template_sha(results)},
                     "files": files}
