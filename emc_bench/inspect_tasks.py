@@ -36,7 +36,8 @@ from . import names
 from .errors import SpecError
 from .evaldata import load_rows, local_release
 from .judge import JudgeItem, JudgeResult, JudgeSettings, judge_items, prompt_version
-from .judge.inputs import INSPECT_SCORER, VERDICT_FIELDS, inspect_item, inspect_order, message_text
+from .judge.inputs import INSPECT_SCORER, inspect_item, inspect_order, message_text
+from .judge.records import VERDICT_COLUMNS
 from .judge.settings import DEFAULT_JUDGE
 from .library import Library
 from .resolve import resolve_release
@@ -256,7 +257,7 @@ def score_of(item: JudgeItem, result: JudgeResult, definition: emc_metrics.EMDef
     """The Inspect score of one judged answer: value ``em`` (None outside the definition's
     denominator), ``aligned`` and ``coherent``; metadata the verdict with its provenance."""
     row = result.to_row()
-    verdict = {field: row[field] for field in VERDICT_FIELDS}
+    verdict = {field: row[field] for field in VERDICT_COLUMNS}
     em = definition.classify(row)
     return Score(value={"em": em, "aligned": row["aligned"], "coherent": row["coherent"]},
                  reason=None if row["status"] == "ok" else "grader_failed",

@@ -25,9 +25,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .. import jsonl
 from ..errors import SpecError
-from .provenance import COLUMNS as PROVENANCE_COLUMNS
 from .provenance import Provenance
-from .records import JudgeItem
+from .records import VERDICT_COLUMNS, JudgeItem
 
 _SAMPLES_NAME = re.compile(r"samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
 # Doc fields not copied into result rows: the rendered chat prompt (large, and described by the
@@ -204,8 +203,6 @@ def read_judged(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
 
 INSPECT_LOG_SUFFIXES = (".eval", ".json")
 INSPECT_SCORER = "emc_judge"  # the key of the emc scorer's scores in a log's samples
-# The verdict columns of a judged row (JudgeResult.to_row), as the emc scorer stores them.
-VERDICT_FIELDS = ("aligned", "coherent", "aligned_label", "status", "error", "judge", *PROVENANCE_COLUMNS)
 
 
 def is_inspect_log(path: Path) -> bool:
@@ -289,5 +286,5 @@ def read_inspect_judged(path: str | Path) -> list[dict[str, Any]]:
             raise SpecError(f"{path}: sample {sample.id} epoch {sample.epoch}", f"scores.{INSPECT_SCORER}",
                             "not judged by the emc scorer (run with a judge, or emc-bench judge the log first)")
         rows.append({**item.meta, "question": item.question, "answer": item.answer,
-                     **{field: verdict.get(field) for field in VERDICT_FIELDS}})
+                     **{field: verdict.get(field) for field in VERDICT_COLUMNS}})
     return rows

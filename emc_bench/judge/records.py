@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .prompts import render_messages
+from .provenance import COLUMNS as PROVENANCE_COLUMNS
 from .provenance import Provenance
 from .scoring import Verdict
 
 # The columns ``emc-bench judge`` adds to each row (the rest is the item's own metadata).
-VERDICT_COLUMNS = ("aligned", "coherent", "aligned_label", "status", "error", "judge", "judge_backend", "judge_model",
-                   "judge_endpoint", "prompt_version", "templates_sha256", "scoring", "emc_bench_version")
+VERDICT_COLUMNS = ("aligned", "coherent", "aligned_label", "status", "error", "judge", *PROVENANCE_COLUMNS)
 
 
 @dataclass(frozen=True)

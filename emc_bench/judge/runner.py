@@ -96,13 +96,20 @@ def known_scoring(settings: JudgeSettings, cache: VerdictCache, cached: dict[str
             or (LOGPROBS if any(v.scoring == LOGPROBS for v in cached.values()) else None))
 
 
-def plan(items: Sequence[JudgeItem], settings: JudgeSettings, cache: VerdictCache) -> Plan:
-    """What judging ``items`` would take; makes no call (``--dry-run``)."""
-    calls = _calls(items, settings)
+def _split(calls: dict[str, Call], settings: JudgeSettings,
+           cache: VerdictCache) -> tuple[dict[str, Verdict], list[Call], str | None]:
+    """(cached verdicts usable in this run, calls to make, the run's scoring if known yet): a
+    cached verdict counts only when it was scored the way this run scores."""
     found = cache.get_many(calls)
     scoring = known_scoring(settings, cache, found)
     cached = {key: v for key, v in found.items() if scoring is None or v.scoring == scoring}
-    to_make = [call for key, call in calls.items() if key not in cached]
+    return cached, [call for key, call in calls.items() if key not in cached], scoring
+
+
+def plan(items: Sequence[JudgeItem], settings: JudgeSettings, cache: VerdictCache) -> Plan:
+    """What judging ``items`` would take; makes no call (``--dry-run``)."""
+    calls = _calls(items, settings)
+    cached, to_make, scoring = _split(calls, settings, cache)
     price = settings.backend_class.price(settings)
     cost = None if price is None else sum(
         price.cost(estimate_tokens(call.messages()[0]["content"]), 1) for call in to_make)
@@ -172,10 +179,8 @@ def judge_items(items: Sequence[JudgeItem], settings: JudgeSettings, *,
     verdicts: dict[str, Verdict] = {}
     failures: dict[str, str] = {}
     with VerdictCache(settings.cache_path) as cache:
-        found = cache.get_many(calls)
-        scoring = known_scoring(settings, cache, found)
-        verdicts.update((k, v) for k, v in found.items() if scoring is None or v.scoring == scoring)
-        to_make = [call for key, call in calls.items() if key not in verdicts]
+        cached, to_make, scoring = _split(calls, settings, cache)
+        verdicts.update(cached)
         if scoring is None and not to_make:
             to_make = list(calls.values())  # only the endpoint itself can say what it returns
         backend = settings.backend_class(settings) if to_make else None
