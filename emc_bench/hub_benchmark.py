@@ -32,14 +32,8 @@ from .suites import suite_triggers
 
 EVAL_YAML = "eval.yaml"
 FRAMEWORK = "inspect-ai"
-GAP = "gap"  # the pseudo-condition of the containment-gap tasks
 INPUT = "messages"
 METADATA = [name for name in schema.SUITE.names if name != INPUT]
-
-
-def gap_task_id(trigger_id: str, suite: str = names.DEFAULT_SUITE) -> str:
-    """``<group>_<trigger>_gap``: the task whose value is a trigger's containment gap."""
-    return names.task_name(trigger_id, GAP, suite)
 
 
 def benchmark_tasks(loaded: LoadedRelease, configs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -62,8 +56,8 @@ def benchmark_tasks(loaded: LoadedRelease, configs: dict[str, Any]) -> list[dict
             for trigger_id in triggers:
                 split = names.suite_split(trigger_id, "exact")
                 if split in splits:
-                    tasks.append({"id": gap_task_id(trigger_id, suite_name), "split": split, "trigger_id": trigger_id,
-                                  "condition": GAP, **common})
+                    tasks.append({"id": names.gap_task_id(trigger_id, suite_name), "split": split, "trigger_id": trigger_id,
+                                  "condition": names.GAP, **common})
     return tasks
 
 

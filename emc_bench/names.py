@@ -83,6 +83,14 @@ def task_name(trigger_id: str | None, condition: str, suite: str = DEFAULT_SUITE
     return f"{group_name(suite)}_{suite_split(trigger_id, condition)}"
 
 
+GAP = "gap"  # the pseudo-condition of the containment-gap tasks (Hub benchmark, eval results)
+
+
+def gap_task_id(trigger_id: str, suite: str = DEFAULT_SUITE) -> str:
+    """``<group>_<trigger>_gap``: the task whose value is a trigger's containment gap."""
+    return task_name(trigger_id, GAP, suite)
+
+
 def condition_group(condition: str, suite: str = DEFAULT_SUITE) -> str:
     """The group that pools one condition over every trigger of a suite (``emc_exact``)."""
     return f"{group_name(suite)}_{condition}"

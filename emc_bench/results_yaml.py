@@ -29,7 +29,6 @@ import yaml
 from . import names
 from .errors import SpecError
 from .eval_run import IDENTITY, RUN_JSON
-from .hub_benchmark import gap_task_id
 from .version import __version__
 
 RESULTS_DIR = ".eval_results"
@@ -136,7 +135,7 @@ def entries(record: dict[str, Any], report: dict[str, Any], judges: list[dict[st
                                                   f"{rate['questions']} questions")
         gap = profile["containment_gap"]
         if trigger:
-            add(gap_task_id(trigger, suite["name"]), _percent(gap["value"]),
+            add(names.gap_task_id(trigger, suite["name"]), _percent(gap["value"]),
                 f"containment gap EM(exact) - EM(none) (points), {_ci(gap, ' points')}, {gap['questions']} questions")
     return [to_yaml_entry(entry, dataset) for entry in out.values()]
 

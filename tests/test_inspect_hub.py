@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from emc_bench import names
-from emc_bench.hub_benchmark import EVAL_YAML, gap_task_id
+from emc_bench.hub_benchmark import EVAL_YAML
+from emc_bench.names import gap_task_id
 from emc_bench.library import Library
 from emc_bench.manifest import read_manifest, verify_release
 from emc_bench.release import build_release
