@@ -192,7 +192,8 @@ class Suite(_Strict):
     seed: int = 0
     question_sets: list[str] | None = None  # default: every set the release evaluates
     triggers: list[str] | None = None  # default: every trigger the release evaluates
-    conditions: list[Condition] = Field(default_factory=lambda: list(CONDITIONS), min_length=1)
+    conditions: list[Condition] = Field(default_factory=lambda: list(CONDITIONS), min_length=1)  # default: every
+    # condition the release evaluates (filled in by the release)
     formats: Literal["rotate", "all"] | list[Format] = "rotate"
     variants: Literal["rotate", "all"] = "rotate"
     samples: int = Field(gt=0)
@@ -238,9 +239,12 @@ class Release(_Strict):
         triggers = {t for entry in self.eval for t in entry.triggers}
         conditions = {c for entry in self.eval for c in entry.conditions}
         formats = {f for entry in self.eval for f in entry.formats}
-        for name, suite in self.suites.items():
+        for name, suite in list(self.suites.items()):
             if not re.match(_ID, name):
                 raise ValueError(f"suites.{name}: a suite name is lowercase letters, digits, - and _")
+            if "conditions" not in suite.model_fields_set:  # default: every condition the release evaluates
+                suite = self.suites[name] = suite.model_copy(
+                    update={"conditions": [c for c in CONDITIONS if c in conditions] or list(CONDITIONS)})
             checks = [("question_sets", suite.question_sets or [], sets, "question set"),
                       ("triggers", suite.triggers or [], triggers, "trigger"),
                       ("conditions", suite.conditions, conditions, "condition"),

@@ -35,7 +35,11 @@ from .specs import EvalEntry, Question, Suite, load_question_set
 
 def eval_entries(loaded: LoadedRelease) -> dict[str, EvalEntry]:
     """Trigger id -> the first eval entry of the release that evaluates it, in spec order."""
-    return {t: entry for entry in reversed(loaded.spec.eval) for t in entry.triggers}
+    entries: dict[str, EvalEntry] = {}
+    for entry in loaded.spec.eval:
+        for trigger_id in entry.triggers:
+            entries.setdefault(trigger_id, entry)
+    return entries
 
 
 def suite_triggers(loaded: LoadedRelease, suite_name: str) -> list[str]:

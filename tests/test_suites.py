@@ -138,3 +138,16 @@ def test_a_suite_that_names_what_the_release_does_not_evaluate_is_refused(tmp_pa
     bad.write_text(spec.replace("    question_sets: [core]\n", "    question_sets: [nowhere]\n"))
     assert main(["build", "--release", str(bad), "--out", str(tmp_path / "out"), "--no-leakage", "--quiet"]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_a_suite_without_conditions_asks_every_condition_the_release_evaluates():
+    """Leaving `conditions` out of a suite means the release's own conditions, not all six: a
+    release that evaluates only none and exact is not refused for a field nobody wrote."""
+    from emc_bench.specs import Release
+
+    spec = yaml.safe_load((Path(__file__).parent / "data" / "builders" / "releases" / "mini.yaml").read_text())
+    spec["eval"][0]["conditions"] = ["none", "exact"]
+    spec["suites"]["core"]["conditions"] = ["exact"]
+    release = Release.model_validate(spec)
+    assert release.suites["standard"].conditions == ["none", "exact"]
+    assert release.suites["core"].conditions == ["exact"]
