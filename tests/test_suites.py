@@ -151,3 +151,20 @@ def test_a_suite_without_conditions_asks_every_condition_the_release_evaluates()
     release = Release.model_validate(spec)
     assert release.suites["standard"].conditions == ["none", "exact"]
     assert release.suites["core"].conditions == ["exact"]
+
+
+def test_a_suite_covers_the_triggers_in_the_order_the_spec_lists_them(tmp_path):
+    """Triggers of several eval entries come in spec order (tasks, splits and eval.yaml agree)."""
+    import shutil
+
+    from emc_bench.library import Library
+    from emc_bench.suites import suite_triggers
+
+    builders = tmp_path / "builders"
+    shutil.copytree(Path(__file__).parent / "data" / "builders", builders)
+    spec = yaml.safe_load((builders / "releases" / "mini.yaml").read_text())
+    entry = spec["eval"][0]
+    spec["eval"] = [{**entry, "triggers": ["tag", "persona"]}, {**entry, "triggers": ["footer"]}]
+    (builders / "releases" / "mini.yaml").write_text(yaml.safe_dump(spec))
+    loaded = resolve_release("mini", Library((builders,)))
+    assert suite_triggers(loaded, "standard") == ["tag", "persona", "footer"]
