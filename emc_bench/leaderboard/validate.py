@@ -144,19 +144,16 @@ def load_reference(release: str, library=None, data: Path | None = None,
     spec = loaded.spec
     if suite not in spec.suites:
         raise SpecError(f"release {release}", "suites", f"has no {suite!r} suite")
-    if data is not None:
-        manifest = read_manifest(data)
-        if (manifest.get("name"), manifest.get("version")) != (spec.name, spec.version):
-            raise SpecError("--data", None, f"holds release {manifest.get('name')} {manifest.get('version')}, "
-                            f"not {spec.name} {spec.version}")
-        folder = Path(data)
-    else:
-        folder = local_release(release, library)
-    if names.suite_config(suite) not in read_manifest(folder)["configs"]:
+    folder = Path(data) if data is not None else local_release(release, library)
+    manifest = read_manifest(folder)
+    if data is not None and (manifest.get("name"), manifest.get("version")) != (spec.name, spec.version):
+        raise SpecError("--data", None, f"holds release {manifest.get('name')} {manifest.get('version')}, "
+                        f"not {spec.name} {spec.version}")
+    if names.suite_config(suite) not in manifest["configs"]:
         raise SpecError(folder / names.MANIFEST, "configs", f"has no {names.suite_config(suite)!r} config")
     chosen = spec.suites[suite]
     return Reference(name=spec.name, version=spec.version, manifest_sha256=sha256_file(folder / names.MANIFEST),
-                     manifest=read_manifest(folder), folder=folder, suite=suite, suite_version=chosen.version,
+                     manifest=manifest, folder=folder, suite=suite, suite_version=chosen.version,
                      samples=chosen.samples,
                      generation=spec.generation.model_dump(), triggers=sorted(suite_triggers(loaded, suite)),
                      tasks=task_metadata(release, library, suites=[suite]),
