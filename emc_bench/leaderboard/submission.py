@@ -168,7 +168,6 @@ def _self_judged_entries(judged: Path, record: Mapping[str, Any], metadata: Meta
     from ..judge.inputs import read_judged
     from ..judge.provenance import Provenance
     from ..results_yaml import entries as results_entries
-    from ..results_yaml import judges_of
 
     if not hub:
         return None, f"release {record['release']['name']} names no Hub repo (hub.eval_repo) for dataset.id"
@@ -178,8 +177,7 @@ def _self_judged_entries(judged: Path, record: Mapping[str, Any], metadata: Meta
         return None, f"{judged.name} holds verdicts of {len(judges)} judges"
     judge = Provenance.from_row(rows[0]).describe()
     report = {"definition": metrics.DEFAULT_DEFINITION, "profiles": metrics.profiles(rows)}
-    self_judged = [{"judge": f"{j['judge']} (self-judged)", "prompt_version": j["prompt_version"]}
-                   for j in judges_of(judged)]
+    self_judged = [{"judge": f"{rows[0]['judge']} (self-judged)", "prompt_version": rows[0]["prompt_version"]}]
     entries = results_entries(record, report, self_judged, dataset=hub["eval_repo"], revision=hub.get("revision"),
                               date=when, source_url=metadata.paper_url or metadata.code_url,
                               source_name="paper" if metadata.paper_url else "code" if metadata.code_url else None)
