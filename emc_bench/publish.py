@@ -59,6 +59,25 @@ def check_publishable(release: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def hub_targets(manifest: dict[str, Any], eval_repo: str | None = None, train_repo: str | None = None,
+                revision: str | None = None) -> dict[str, str]:
+    """The eval repo, train repo and tag a release is published to: the ones given, else its
+    manifest's ``hub``. Both repos are needed (each card links the other), and they must differ
+    (the training configs are gated)."""
+    defaults = manifest.get("hub") or {}
+    hub = {"eval_repo": eval_repo or defaults.get("eval_repo"), "train_repo": train_repo or defaults.get("train_repo"),
+           "revision": revision or defaults.get("revision")}
+    for part in PARTS:
+        if not hub[f"{part}_repo"]:
+            raise SpecError(f"--{part}-repo", None, "name the Hub repo (owner/name): the release's manifest.json "
+                            f"has no hub.{part}_repo")
+    if hub["eval_repo"] == hub["train_repo"]:
+        raise SpecError("--train-repo", None, "must differ from the eval repo: the training configs are gated")
+    if not hub["revision"]:
+        raise SpecError("--revision", None, "name the tag to create (the release's manifest.json has no hub.revision)")
+    return hub
+
+
 def stage_dataset(release: str | Path, target: str | Path, parts: tuple[str, ...] = PARTS, *,
                   eval_repo: str | None = None, train_repo: str | None = None,
                   revision: str | None = None) -> dict[str, Path]:
@@ -69,12 +88,7 @@ def stage_dataset(release: str | Path, target: str | Path, parts: tuple[str, ...
     release = Path(release)
     manifest = check_publishable(release)
     release_sha = sha256_file(release / MANIFEST)
-    defaults = manifest.get("hub") or {}
-    hub = {"eval_repo": eval_repo or defaults.get("eval_repo"), "train_repo": train_repo or defaults.get("train_repo"),
-           "revision": revision or defaults.get("revision")}
-    for key, value in hub.items():
-        if not value:
-            raise SpecError(release / MANIFEST, f"hub.{key}", "missing: name it (--eval-repo, --train-repo, --revision)")
+    hub = hub_targets(manifest, eval_repo, train_repo, revision)
     for part in parts:
         if not any(part_of(c["kind"]) == part for c in manifest["configs"].values()):
             raise SpecError(release / MANIFEST, "configs", f"the release has no {part} config to publish")

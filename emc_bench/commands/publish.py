@@ -61,23 +61,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from ..errors import SpecError
     from ..manifest import read_manifest
-    from ..publish import PARTS, load_instructions, publish_dataset, stage_dataset
+    from ..publish import PARTS, hub_targets, load_instructions, publish_dataset, stage_dataset
 
     manifest = read_manifest(args.folder)
-    hub = manifest.get("hub") or {}
+    hub = hub_targets(manifest, args.eval_repo, args.train_repo, args.revision)
     parts = (args.part,) if args.part else PARTS
-    repos = {"eval": args.eval_repo or hub.get("eval_repo"), "train": args.train_repo or hub.get("train_repo")}
-    for part in PARTS:  # each card links the other part's repo
-        if not repos[part]:
-            raise SpecError(f"--{part}-repo", None, "name the Hub repo (owner/name): the release's manifest.json "
-                            f"has no hub.{part}_repo")
-    if repos["eval"] and repos["eval"] == repos["train"]:
-        raise SpecError("--train-repo", None, "must differ from the eval repo: the training configs are gated")
-    tag = args.revision or hub.get("revision")
-    if not tag:
-        raise SpecError("--revision", None, "name the tag to create (the release's manifest.json has no hub.revision)")
+    repos, tag = {part: hub[f"{part}_repo"] for part in PARTS}, hub["revision"]
     chosen = {part: repos[part] for part in parts}
 
     def stage(target: Path) -> dict[str, Path]:
